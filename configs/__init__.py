@@ -1,0 +1,1 @@
+"""Hydra config files (YAML); a package only so they install with lora-tco."""

@@ -1,0 +1,1 @@
+"""Operating-model schema, validation and compilation to flat parameters."""

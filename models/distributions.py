@@ -1,0 +1,289 @@
+"""Uncertain inputs: a scalar that is either a number or a distribution.
+
+An uncertain input is sampled once per replication (it is part of the world).
+In YAML it is written either as a plain number or as a mapping::
+
+    engineer_loaded_annual_usd: {dist: pert, min: 150000, mode: 190000, max: 300000}
+    gpu_hours: {dist: interval90, low: 0.25, high: 2.0}      # lognormal through a 90 % interval
+    mttr_hours: {dist: lognormal, median: 4, sigma: 0.8}
+    growth: {dist: normal, mean: 0.3, sd: 0.2, truncate_at_zero: true}
+
+or compactly as a string, handy on the command line where a mapping of another
+kind cannot replace the configured one::
+
+    lora-tco 'scenario.drift_rate_per_adapter_year="interval90(1,4)"'
+
+(``fixed(v)``, ``pert(min,mode,max)``, ``triangular(min,mode,max)``,
+``uniform(min,max)``, ``lognormal(median,sigma)``, ``normal(mean,sd)``,
+``truncnormal(mean,sd)``, ``interval90(low,high)``).
+
+Each distribution object knows its mean, variance and inverse CDF, so tests can
+check samples against it (:func:`check_samples`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from models.errors import ConfigError
+
+_Z95 = stats.norm.ppf(0.95)
+
+
+@dataclass(frozen=True)
+class InputDistribution:
+    """Base class: a frozen scipy distribution plus its description."""
+
+    kind: str
+
+    def frozen(self):  # pragma: no cover - overridden
+        raise TypeError("abstract")
+
+    def ppf(self, u: np.ndarray) -> np.ndarray:
+        """Inverse CDF at uniform variates ``u``."""
+        return np.asarray(self.frozen().ppf(u), dtype=float)
+
+    @property
+    def mean(self) -> float:
+        return float(self.frozen().mean())
+
+    @property
+    def var(self) -> float:
+        return float(self.frozen().var())
+
+    @property
+    def is_degenerate(self) -> bool:
+        return False
+
+    def quantile(self, q: float) -> float:
+        return float(self.ppf(np.array([q]))[0])
+
+
+@dataclass(frozen=True)
+class Fixed(InputDistribution):
+    value: float = 0.0
+
+    def ppf(self, u):
+        return np.full(np.shape(u), float(self.value))
+
+    @property
+    def mean(self):
+        return float(self.value)
+
+    @property
+    def var(self):
+        return 0.0
+
+    @property
+    def is_degenerate(self):
+        return True
+
+
+@dataclass(frozen=True)
+class Pert(InputDistribution):
+    """Beta-PERT on [min, max] with the given mode and shape ``lamb`` (4 = classic)."""
+
+    low: float = 0.0
+    mode: float = 0.0
+    high: float = 0.0
+    lamb: float = 4.0
+
+    def frozen(self):
+        span = self.high - self.low
+        a = 1.0 + self.lamb * (self.mode - self.low) / span
+        b = 1.0 + self.lamb * (self.high - self.mode) / span
+        return stats.beta(a, b, loc=self.low, scale=span)
+
+
+@dataclass(frozen=True)
+class Triangular(InputDistribution):
+    low: float = 0.0
+    mode: float = 0.0
+    high: float = 0.0
+
+    def frozen(self):
+        span = self.high - self.low
+        return stats.triang((self.mode - self.low) / span, loc=self.low, scale=span)
+
+
+@dataclass(frozen=True)
+class Uniform(InputDistribution):
+    low: float = 0.0
+    high: float = 0.0
+
+    def frozen(self):
+        return stats.uniform(loc=self.low, scale=self.high - self.low)
+
+
+@dataclass(frozen=True)
+class Lognormal(InputDistribution):
+    """Lognormal given its median and the sigma of its logarithm."""
+
+    median: float = 1.0
+    sigma: float = 0.0
+
+    def frozen(self):
+        return stats.lognorm(self.sigma, scale=self.median)
+
+
+@dataclass(frozen=True)
+class Normal(InputDistribution):
+    """Normal, optionally truncated at zero (for quantities that cannot be negative)."""
+
+    mu: float = 0.0
+    sd: float = 1.0
+    truncate_at_zero: bool = False
+
+    def frozen(self):
+        if self.truncate_at_zero:
+            return stats.truncnorm((0.0 - self.mu) / self.sd, np.inf, loc=self.mu, scale=self.sd)
+        return stats.norm(self.mu, self.sd)
+
+
+def _number(field: str, spec: Mapping, key: str, default: Any = None) -> float:
+    if key not in spec:
+        if default is not None:
+            return default
+        raise ConfigError(f"{field}.{key}", "missing", f"a {spec.get('dist')} distribution needs '{key}'")
+    value = spec[key]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigError(f"{field}.{key}", value, "must be a finite number")
+    return float(value)
+
+
+_KEYS = {
+    "fixed": {"value"},
+    "pert": {"min", "mode", "max", "lamb"},
+    "triangular": {"min", "mode", "max"},
+    "uniform": {"min", "max"},
+    "lognormal": {"median", "sigma"},
+    "normal": {"mean", "sd", "truncate_at_zero"},
+    "interval90": {"low", "high"},
+}
+
+
+_POSITIONAL = {
+    "fixed": ("value",),
+    "pert": ("min", "mode", "max"),
+    "triangular": ("min", "mode", "max"),
+    "uniform": ("min", "max"),
+    "lognormal": ("median", "sigma"),
+    "normal": ("mean", "sd"),
+    "truncnormal": ("mean", "sd"),
+    "interval90": ("low", "high"),
+}
+
+
+def _parse_compact(field: str, text: str) -> dict:
+    """``"pert(1, 2, 4)"`` -> ``{dist: pert, min: 1, mode: 2, max: 4}``."""
+    kind, _, rest = text.strip().partition("(")
+    kind = kind.strip()
+    if kind not in _POSITIONAL or not rest.endswith(")"):
+        forms = ", ".join(f"{k}({','.join(v)})" for k, v in _POSITIONAL.items())
+        raise ConfigError(field, text, f"must be a number, a distribution mapping, or one of {forms}")
+    try:
+        numbers = [float(x) for x in rest[:-1].split(",")]
+    except ValueError:
+        raise ConfigError(field, text, f"{kind}(...) takes numbers: {kind}({', '.join(_POSITIONAL[kind])})") from None
+    if len(numbers) != len(_POSITIONAL[kind]):
+        raise ConfigError(field, text, f"{kind}(...) takes {len(_POSITIONAL[kind])} numbers: {kind}({', '.join(_POSITIONAL[kind])})")
+    spec: dict[str, Any] = {"dist": "normal" if kind == "truncnormal" else kind, **dict(zip(_POSITIONAL[kind], numbers, strict=True))}
+    if kind == "truncnormal":
+        spec["truncate_at_zero"] = True
+    return spec
+
+
+def parse_uncertain(field: str, spec: Any) -> InputDistribution:
+    """Turn a YAML value (number or distribution mapping) into a distribution.
+
+    Raises
+    ------
+    ConfigError
+        If the mapping is malformed (unknown kind or key, min > mode, negative
+        sigma, ...). The message names ``field``.
+    """
+    if isinstance(spec, bool):
+        raise ConfigError(field, spec, "must be a number or a distribution mapping")
+    if isinstance(spec, (int, float)):
+        if not math.isfinite(spec):
+            raise ConfigError(field, spec, "must be a finite number")
+        return Fixed("fixed", float(spec))
+    if isinstance(spec, str):
+        spec = _parse_compact(field, spec)
+    if not isinstance(spec, Mapping):
+        raise ConfigError(field, spec, "must be a number or a mapping such as {dist: pert, min: 1, mode: 2, max: 4}")
+    kind = spec.get("dist")
+    if kind not in _KEYS:
+        raise ConfigError(f"{field}.dist", kind, f"must be one of {', '.join(sorted(_KEYS))}")
+    unknown = set(spec) - _KEYS[kind] - {"dist"}
+    if unknown:
+        raise ConfigError(
+            f"{field}.{sorted(unknown)[0]}",
+            spec[sorted(unknown)[0]],
+            f"not a key of a {kind} distribution; allowed: {', '.join(sorted(_KEYS[kind]))}"
+            ' (on the command line, give another kind as a string, e.g. "uniform(1,3)")',
+        )
+    if kind == "fixed":
+        return Fixed(kind, _number(field, spec, "value"))
+    if kind in ("pert", "triangular"):
+        low, mode, high = (_number(field, spec, k) for k in ("min", "mode", "max"))
+        if not low <= mode <= high:
+            raise ConfigError(field, dict(spec), "needs min <= mode <= max")
+        if low == high:
+            return Fixed(kind, low)
+        if kind == "triangular":
+            return Triangular(kind, low, mode, high)
+        lamb = _number(field, spec, "lamb", 4.0)
+        if lamb <= 0:
+            raise ConfigError(f"{field}.lamb", lamb, "must be > 0")
+        return Pert(kind, low, mode, high, lamb)
+    if kind == "uniform":
+        low, high = _number(field, spec, "min"), _number(field, spec, "max")
+        if low > high:
+            raise ConfigError(field, dict(spec), "needs min <= max")
+        return Fixed(kind, low) if low == high else Uniform(kind, low, high)
+    if kind == "lognormal":
+        median, sigma = _number(field, spec, "median"), _number(field, spec, "sigma")
+        if median <= 0:
+            raise ConfigError(f"{field}.median", median, "must be > 0")
+        if sigma < 0:
+            raise ConfigError(f"{field}.sigma", sigma, "must be >= 0")
+        return Fixed(kind, median) if sigma == 0 else Lognormal(kind, median, sigma)
+    if kind == "normal":
+        mu, sd = _number(field, spec, "mean"), _number(field, spec, "sd")
+        trunc = bool(spec.get("truncate_at_zero", False))
+        if sd < 0:
+            raise ConfigError(f"{field}.sd", sd, "must be >= 0")
+        if sd == 0:
+            return Fixed(kind, max(mu, 0.0) if trunc else mu)
+        return Normal(kind, mu, sd, trunc)
+    # interval90: a 90 % interval [low, high]; lognormal when low > 0, else normal.
+    low, high = _number(field, spec, "low"), _number(field, spec, "high")
+    if low > high:
+        raise ConfigError(field, dict(spec), "needs low <= high")
+    if low == high:
+        return Fixed(kind, low)
+    if low > 0:
+        sigma = (math.log(high) - math.log(low)) / (2 * _Z95)
+        return Lognormal(kind, math.sqrt(low * high), sigma)
+    return Normal(kind, (low + high) / 2, (high - low) / (2 * _Z95), False)
+
+
+def check_samples(dist: InputDistribution, samples: np.ndarray, alpha: float = 1e-4) -> float:
+    """Kolmogorov-Smirnov test of samples against a distribution.
+
+    Returns the p-value; raises ``AssertionError`` when it is below ``alpha``
+    (so the false-alarm rate of a test that uses it is ``alpha``).
+    """
+    if dist.is_degenerate:
+        assert np.all(samples == dist.mean), "degenerate distribution gave varying samples"
+        return 1.0
+    p = float(stats.kstest(samples, dist.frozen().cdf).pvalue)
+    assert p >= alpha, f"samples do not follow {dist} (KS p = {p:.2e})"
+    return p

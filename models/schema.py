@@ -1,0 +1,197 @@
+"""Typed configuration schema, registered in Hydra's ConfigStore.
+
+Fields typed ``Any`` are *uncertain inputs*: a number or a distribution mapping
+(see :mod:`models.distributions`), sampled once per replication. Fields typed
+:class:`EventDist` are *per-event* random quantities (durations, drops) given by
+family, mean and coefficient of variation; their mean may itself be uncertain.
+
+Defaults here are neutral (zero cost, team-owned, no randomness): the figures
+with sources live in the YAML files under ``configs/``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+
+
+@dataclass
+class EventDist:
+    """A per-event random quantity: ``family`` in fixed | exponential | lognormal | uniform."""
+
+    family: str = "fixed"
+    mean: Any = 0.0
+    cv: float = 0.0
+
+
+@dataclass
+class SeverityMix:
+    """Incident severities (sev1, sev2, sev3): probability, downtime share, MTTR multiplier."""
+
+    probabilities: list[float] = field(default_factory=lambda: [0.1, 0.3, 0.6])
+    downtime_fraction: list[float] = field(default_factory=lambda: [1.0, 0.3, 0.0])
+    mttr_multiplier: list[float] = field(default_factory=lambda: [2.0, 1.0, 0.5])
+
+
+@dataclass
+class ScenarioConfig:
+    """The world: what happens to the organisation whatever it buys."""
+
+    name: str = "default"
+    adapters: int = 5
+    regulated_share: Any = 0.0  # share of adapters on regulated data, [0, 1]
+    refresh_interval_days: float = 90.0  # days between scheduled refreshes; 0 = none
+    refresh_stagger: bool = True  # spread adapters' schedules over the interval
+    arrivals: str = "poisson"  # poisson | deterministic (every 1/rate exactly)
+    drift_rate_per_adapter_year: Any = 0.0  # drift events per adapter per year
+    drift_quality_drop: EventDist = field(default_factory=lambda: EventDist("fixed", 1.0, 0.0))  # quality points
+    staleness_usd_per_point_day: Any = 0.0  # business cost of one quality point lost for a day
+    downtime_usd_per_hour: Any = 0.0  # business cost of a full outage hour
+    base_model_releases_per_year: Any = 0.0
+    tokens_per_adapter_month_m: Any = 0.0  # inference tokens, millions per adapter per month
+    token_growth_per_year: Any = 0.0  # fractional growth of traffic per year
+    training_tokens_per_run_m: Any = 0.0  # dataset tokens x epochs, millions
+    incident_rate_per_deployment_year: Any = 0.0
+    incident_severity: SeverityMix = field(default_factory=SeverityMix)
+    after_hours_share: Any = 0.0  # share of incidents outside working hours
+    engineers: int = 1  # ML engineers who can do pipeline and on-call work
+    reviewers: int = 1  # compliance reviewers
+    engineer_hours_per_day: float = 6.0  # productive hours per engineer per day
+    reviewer_hours_per_day: float = 6.0
+    working_hours_per_year: float = 1800.0  # converts loaded annual cost to an hourly rate
+    engineer_loaded_annual_usd: Any = 0.0
+    reviewer_loaded_annual_usd: Any = 0.0
+    gpu_reserved_usd_per_hour: Any = 0.0  # reserved / committed GPU-hour (training pool and serving)
+    gpu_on_demand_usd_per_hour: Any = 0.0
+    gpu_spot_usd_per_hour: Any = 0.0
+    storage_usd_per_gb_month: Any = 0.0
+    discount_rate: float = 0.0  # annual, for NPV
+
+
+@dataclass
+class TrainingConfig:
+    owner: str = "team"  # team (own GPU pool) | vendor (fee per token, vendor turnaround)
+    data_prep_hours: EventDist = field(default_factory=EventDist)  # engineer hours per refresh
+    gpu_hours: EventDist = field(default_factory=EventDist)  # GPU-hours per training attempt (team)
+    failure_prob: Any = 0.0  # per attempt; a failure wastes the work done so far, then retries
+    checkpoint_interval_hours: float = 0.5  # spot preemption loses work since the last checkpoint
+    checkpoint_gb: float = 0.0  # stored per successful run
+    retention_runs: int = 3  # checkpoints kept per adapter
+    vendor_usd_per_1m_tokens: Any = 0.0  # vendor training fee per million training tokens
+    vendor_turnaround_days: EventDist = field(default_factory=EventDist)
+
+
+@dataclass
+class GpuPoolConfig:
+    reserved: int = 0  # GPUs billed whether busy or not
+    burst_max: int = 0  # extra GPUs billed per use when all reserved are busy
+    burst_tier: str = "on_demand"  # on_demand | spot
+    spot_preemptions_per_gpu_hour: Any = 0.0
+
+
+@dataclass
+class EvaluationConfig:
+    gpu_hours: EventDist = field(default_factory=EventDist)  # per evaluation, on the GPU pool
+    engineer_hours: EventDist = field(default_factory=EventDist)
+    failure_prob: Any = 0.0  # failed evaluation sends the refresh back to training
+    vendor_usd_per_run: Any = 0.0  # evaluation run on vendor tooling
+
+
+@dataclass
+class ServingConfig:
+    owner: str = "team"  # team | vendor; the owner also takes serving incidents
+    mode: str = "dedicated"  # dedicated (one deployment per adapter) | shared (multi-adapter base)
+    tokens_per_gpu_hour_m: Any = 1.0  # sustained throughput, million tokens per GPU-hour (team)
+    target_utilization: float = 0.6  # headroom kept on serving GPUs (team)
+    min_gpus_per_deployment: int = 1
+    adapters_per_deployment: int = 1  # shared mode: adapters packed on one base deployment
+    vendor_usd_per_1m_tokens: Any = 0.0
+    vendor_usd_per_deployment_hour: Any = 0.0  # hosting fee per deployment, used or not
+    sla_uptime: float = 0.999  # monthly uptime the vendor promises
+    sla_credit_fraction: float = 0.0  # share of the month's inference fee credited on a breach
+
+
+@dataclass
+class OncallConfig:
+    incident_rate_multiplier: Any = 1.0  # scales the world's incident rate per deployment
+    mttr_hours: EventDist = field(default_factory=EventDist)  # time to resolve (team or vendor)
+    after_hours_multiplier: float = 1.0  # labour premium on incidents outside hours
+    escalation_hours: Any = 0.0  # team hours per vendor-owned incident
+
+
+@dataclass
+class PlatformConfig:
+    base_fte: Any = 0.0  # platform engineering FTE at one adapter
+    fte_per_adapter: Any = 0.0
+    max_fte: Any = 0.0
+    monitoring_build_usd: Any = 0.0  # one-time, year 0
+    monitoring_usd_per_year: Any = 0.0
+    detection_delay_days: EventDist = field(default_factory=EventDist)  # drift to detection
+    vendor_platform_usd_per_year: Any = 0.0
+
+
+@dataclass
+class ComplianceConfig:
+    review_hours: EventDist = field(default_factory=EventDist)  # reviewer hours per promotion of a regulated adapter
+    rejection_prob: Any = 0.0  # rejection sends the refresh to rework, then review again
+    rework_hours: EventDist = field(default_factory=EventDist)  # engineer hours
+    annual_audit_hours: Any = 0.0  # reviewer hours per year when any adapter is regulated
+
+
+@dataclass
+class BaseModelConfig:
+    response_probability: Any = 0.0  # chance a release forces a retrain (team) or a migration (vendor deprecation)
+    migration_hours_per_adapter: Any = 0.0  # engineer hours added to each forced refresh
+
+
+@dataclass
+class PromotionConfig:
+    bad_rollout_prob: Any = 0.0  # promotion goes wrong: incident, rollback, new refresh
+    rollback_hours: EventDist = field(default_factory=EventDist)  # engineer hours, degraded service meanwhile
+
+
+@dataclass
+class OperatingModelConfig:
+    """One row of the responsibility table: who does what, at what price and speed."""
+
+    label: str = ""
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    gpu_pool: GpuPoolConfig = field(default_factory=GpuPoolConfig)
+    evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
+    serving: ServingConfig = field(default_factory=ServingConfig)
+    oncall: OncallConfig = field(default_factory=OncallConfig)
+    platform: PlatformConfig = field(default_factory=PlatformConfig)
+    compliance: ComplianceConfig = field(default_factory=ComplianceConfig)
+    base_model: BaseModelConfig = field(default_factory=BaseModelConfig)
+    promotion: PromotionConfig = field(default_factory=PromotionConfig)
+
+
+@dataclass
+class EngineConfig:
+    name: str = "simpy"  # simpy (reference)
+    max_events_per_replication: int = 5_000_000  # safety stop; a stopped run is flagged, never hangs
+
+
+@dataclass
+class OutputConfig:
+    charts: bool = True
+    print_summary: bool = True
+
+
+@dataclass
+class Config:
+    scenario: ScenarioConfig = field(default_factory=ScenarioConfig)
+    operating_model: dict[str, OperatingModelConfig] = field(default_factory=dict)
+    engine: EngineConfig = field(default_factory=EngineConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+    replications: int = 1000
+    horizon_years: int = 5
+    seed: int = 20261129
+
+
+def register_configs() -> None:
+    """Register the schema so ``configs/config.yaml`` can extend it (idempotent)."""
+    cs = ConfigStore.instance()
+    cs.store(name="lora_tco_schema", node=Config)

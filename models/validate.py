@@ -1,0 +1,270 @@
+"""Validation of a composed configuration.
+
+Every problem raises :class:`~models.errors.ConfigError` whose message is one
+line naming the field, the value and what is allowed. Validation runs on a plain
+dict (``OmegaConf.to_container(cfg, resolve=True)``) so it does not depend on how
+the config was composed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import typing
+from collections.abc import Mapping
+from typing import Any
+
+from models.distributions import InputDistribution, Lognormal, parse_uncertain
+from models.errors import ConfigError
+from models.schema import Config, EventDist, OperatingModelConfig, ScenarioConfig, SeverityMix
+from sim.rng import FAMILY_CODES
+
+INF = math.inf
+MAX_PROB = 0.95  # failure-type probabilities: a refresh must be able to succeed
+
+CHOICES = {
+    "scenario.arrivals": ("poisson", "deterministic"),
+    "training.owner": ("team", "vendor"),
+    "serving.owner": ("team", "vendor"),
+    "serving.mode": ("dedicated", "shared"),
+    "gpu_pool.burst_tier": ("on_demand", "spot"),
+    "engine.name": ("simpy",),
+}
+
+# Allowed closed ranges [low, high] of every numeric field, by path. Operating
+# model paths are relative to the model (``training.failure_prob``).
+SCENARIO_RANGES = {
+    "adapters": (1, 100_000),
+    "regulated_share": (0, 1),
+    "refresh_interval_days": (0, INF),
+    "drift_rate_per_adapter_year": (0, INF),
+    "staleness_usd_per_point_day": (0, INF),
+    "downtime_usd_per_hour": (0, INF),
+    "base_model_releases_per_year": (0, INF),
+    "tokens_per_adapter_month_m": (0, INF),
+    "token_growth_per_year": (-0.99, INF),
+    "training_tokens_per_run_m": (0, INF),
+    "incident_rate_per_deployment_year": (0, INF),
+    "after_hours_share": (0, 1),
+    "engineers": (0, 100_000),
+    "reviewers": (0, 100_000),
+    "engineer_hours_per_day": (0.5, 24),
+    "reviewer_hours_per_day": (0.5, 24),
+    "working_hours_per_year": (1, 8760),
+    "engineer_loaded_annual_usd": (0, INF),
+    "reviewer_loaded_annual_usd": (0, INF),
+    "gpu_reserved_usd_per_hour": (0, INF),
+    "gpu_on_demand_usd_per_hour": (0, INF),
+    "gpu_spot_usd_per_hour": (0, INF),
+    "storage_usd_per_gb_month": (0, INF),
+    "discount_rate": (0, 0.99),
+}
+MODEL_RANGES = {
+    "training.failure_prob": (0, MAX_PROB),
+    "training.checkpoint_interval_hours": (1e-3, INF),
+    "training.checkpoint_gb": (0, INF),
+    "training.retention_runs": (1, 10_000),
+    "training.vendor_usd_per_1m_tokens": (0, INF),
+    "gpu_pool.reserved": (0, 100_000),
+    "gpu_pool.burst_max": (0, 100_000),
+    "gpu_pool.spot_preemptions_per_gpu_hour": (0, INF),
+    "evaluation.failure_prob": (0, MAX_PROB),
+    "evaluation.vendor_usd_per_run": (0, INF),
+    "serving.tokens_per_gpu_hour_m": (0, INF),
+    "serving.target_utilization": (0.01, 1),
+    "serving.min_gpus_per_deployment": (0, 100_000),
+    "serving.adapters_per_deployment": (1, 100_000),
+    "serving.vendor_usd_per_1m_tokens": (0, INF),
+    "serving.vendor_usd_per_deployment_hour": (0, INF),
+    "serving.sla_uptime": (0, 1),
+    "serving.sla_credit_fraction": (0, 1),
+    "oncall.incident_rate_multiplier": (0, INF),
+    "oncall.after_hours_multiplier": (0, INF),
+    "oncall.escalation_hours": (0, INF),
+    "platform.base_fte": (0, INF),
+    "platform.fte_per_adapter": (0, INF),
+    "platform.max_fte": (0, INF),
+    "platform.monitoring_build_usd": (0, INF),
+    "platform.monitoring_usd_per_year": (0, INF),
+    "platform.vendor_platform_usd_per_year": (0, INF),
+    "compliance.rejection_prob": (0, MAX_PROB),
+    "compliance.annual_audit_hours": (0, INF),
+    "base_model.response_probability": (0, 1),
+    "base_model.migration_hours_per_adapter": (0, INF),
+    "promotion.bad_rollout_prob": (0, MAX_PROB),
+}
+# Fields that must be > 0, not just >= 0 (a distribution open at 0, such as the
+# lognormal, is allowed).
+STRICTLY_POSITIVE = {"serving.tokens_per_gpu_hour_m"}
+TOP_RANGES = {"replications": (1, 100_000_000), "horizon_years": (1, 100_000), "seed": (0, 2**63 - 1)}
+ENGINE_RANGES = {"max_events_per_replication": (1000, 10**12)}
+
+
+def _range_text(low: float, high: float, integer: bool) -> str:
+    kind = "an integer" if integer else "a number"
+    if high == INF:
+        return f"must be {kind} >= {low:g}"
+    return f"must be {kind} in [{low:g}, {high:g}]"
+
+
+def _check_keys(path: str, value: Any, schema: type) -> None:
+    """Reject keys the schema does not know, recursively."""
+    if not isinstance(value, Mapping):
+        raise ConfigError(path, value, f"must be a mapping of {schema.__name__} fields")
+    fields = {f.name: f for f in dataclasses.fields(schema)}
+    hints = typing.get_type_hints(schema)
+    for key, sub in value.items():
+        where = f"{path}.{key}" if path else str(key)
+        if key not in fields:
+            raise ConfigError(where, sub, f"unknown key; allowed keys of {path or 'the config'}: {', '.join(fields)}")
+        hint = hints[key]
+        if dataclasses.is_dataclass(hint):
+            _check_keys(where, sub, hint)
+        elif typing.get_origin(hint) is dict:
+            if not isinstance(sub, Mapping):
+                raise ConfigError(where, sub, "must be a mapping of name -> operating model")
+            for name, model in sub.items():
+                _check_keys(f"{where}.{name}", model, OperatingModelConfig)
+
+
+def _get(tree: Mapping, dotted: str) -> Any:
+    for part in dotted.split("."):
+        tree = tree[part]
+    return tree
+
+
+def check_uncertain(field: str, spec: Any, low: float, high: float, strict_low: bool = False) -> InputDistribution:
+    """Parse an uncertain input and check that its whole support lies in [low, high]
+    (``(low, high]`` with ``strict_low``)."""
+    dist = parse_uncertain(field, spec)
+    lo, hi = (dist.mean, dist.mean) if dist.is_degenerate else (dist.quantile(0.0), dist.quantile(1.0))
+    open_at_low = isinstance(dist, Lognormal) and lo == low  # the lognormal never reaches 0
+    if lo < low or hi > high or (strict_low and lo == low and not open_at_low):
+        allowed = _range_text(low, high, False).replace(">=", ">") if strict_low else _range_text(low, high, False)
+        if not dist.is_degenerate:
+            allowed += f" over the distribution's whole support (it spans [{lo:g}, {hi:g}])"
+        raise ConfigError(field, spec, allowed)
+    return dist
+
+
+def _check_integer(field: str, value: Any, low: float, high: float) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ConfigError(field, value, _range_text(low, high, True))
+    return value
+
+
+def _check_event(field: str, spec: Any) -> InputDistribution:
+    if not isinstance(spec, Mapping):
+        raise ConfigError(field, spec, "must be a mapping {family: fixed|exponential|lognormal|uniform, mean: ..., cv: ...}")
+    family = spec.get("family")
+    if family not in FAMILY_CODES:
+        raise ConfigError(f"{field}.family", family, f"must be one of {', '.join(FAMILY_CODES)}")
+    cv = spec.get("cv", 0.0)
+    cv_max = 1 / math.sqrt(3) if family == "uniform" else 100.0
+    if isinstance(cv, bool) or not isinstance(cv, (int, float)) or not 0 <= cv <= cv_max:
+        raise ConfigError(f"{field}.cv", cv, f"must be a number in [0, {cv_max:.4g}] for family {family}")
+    return check_uncertain(f"{field}.mean", spec.get("mean", 0.0), 0, INF)
+
+
+def _check_section(prefix: str, tree: Mapping, schema: type, ranges: Mapping[str, tuple], rel: str = "") -> None:
+    hints = typing.get_type_hints(schema)
+    for f in dataclasses.fields(schema):
+        path = f"{rel}{f.name}"
+        field = f"{prefix}.{f.name}"
+        value = tree[f.name]
+        hint = hints[f.name]
+        if hint is EventDist:
+            _check_event(field, value)
+        elif hint is SeverityMix:
+            _check_severity(field, value)
+        elif dataclasses.is_dataclass(hint):
+            _check_section(field, value, hint, ranges, f"{path}.")
+        elif hint is str and (path in CHOICES or f"scenario.{path}" in CHOICES):
+            allowed = CHOICES.get(path) or CHOICES[f"scenario.{path}"]
+            if value not in allowed:
+                raise ConfigError(field, value, f"must be one of {', '.join(allowed)}")
+        elif path in ranges:
+            low, high = ranges[path]
+            if hint is int:
+                _check_integer(field, value, low, high)
+            else:
+                check_uncertain(field, value, low, high, strict_low=path in STRICTLY_POSITIVE)
+
+
+def _check_severity(field: str, mix: Mapping) -> None:
+    for key in ("probabilities", "downtime_fraction", "mttr_multiplier"):
+        values = mix[key]
+        if len(values) != 3 or any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in values):
+            raise ConfigError(f"{field}.{key}", list(values), "must be a list of 3 numbers (sev1, sev2, sev3)")
+        high = INF if key == "mttr_multiplier" else 1.0
+        if any(not 0 <= v <= high for v in values):
+            raise ConfigError(f"{field}.{key}", list(values), f"each must be in [0, {high:g}]")
+    if abs(sum(mix["probabilities"]) - 1.0) > 1e-9:
+        raise ConfigError(f"{field}.probabilities", list(mix["probabilities"]), "must sum to 1")
+
+
+def _support_max(tree: Mapping, dotted: str) -> float:
+    dist = parse_uncertain(dotted, _get(tree, dotted))
+    return dist.mean if dist.is_degenerate else dist.quantile(1.0)
+
+
+def _needs_work(model: Mapping, section: str) -> bool:
+    return _support_max(model, f"{section}.mean") > 0
+
+
+def validate_config(cfg: Mapping) -> None:
+    """Validate a composed config given as a plain dict.
+
+    Raises
+    ------
+    ConfigError
+        On the first problem found, with a one-line message.
+    """
+    _check_keys("", cfg, Config)
+    for key, (low, high) in TOP_RANGES.items():
+        _check_integer(key, cfg[key], low, high)
+    engine = cfg["engine"]
+    if engine["name"] not in CHOICES["engine.name"]:
+        raise ConfigError("engine.name", engine["name"], f"must be one of {', '.join(CHOICES['engine.name'])}")
+    for key, (low, high) in ENGINE_RANGES.items():
+        _check_integer(f"engine.{key}", engine[key], low, high)
+    scenario = cfg["scenario"]
+    _check_section("scenario", scenario, ScenarioConfig, SCENARIO_RANGES)
+    models = cfg["operating_model"]
+    if not models:
+        raise ConfigError("operating_model", "[]", "select at least one operating model, e.g. operating_model=[self_managed_lora]")
+    regulated = _support_max(scenario, "regulated_share") > 0
+    for name, model in models.items():
+        prefix = f"operating_model.{name}"
+        _check_section(prefix, model, OperatingModelConfig, MODEL_RANGES)
+        _check_model_resources(prefix, model, scenario, regulated)
+
+
+def _check_model_resources(prefix: str, model: Mapping, scenario: Mapping, regulated: bool) -> None:
+    """Cross-field checks: a pool that work needs must not be empty."""
+    pool = model["gpu_pool"]
+    gpus = pool["reserved"] + pool["burst_max"]
+    if gpus == 0 and model["training"]["owner"] == "team" and _needs_work(model, "training.gpu_hours"):
+        raise ConfigError(
+            f"{prefix}.gpu_pool.reserved",
+            pool["reserved"],
+            "training.owner = team with training.gpu_hours > 0 needs reserved + burst_max >= 1 GPU",
+        )
+    if gpus == 0 and _needs_work(model, "evaluation.gpu_hours"):
+        raise ConfigError(f"{prefix}.gpu_pool.reserved", pool["reserved"], "evaluation.gpu_hours > 0 needs reserved + burst_max >= 1 GPU")
+    if regulated and scenario["reviewers"] == 0 and _needs_work(model, "compliance.review_hours"):
+        raise ConfigError(
+            "scenario.reviewers",
+            0,
+            f"must be >= 1: adapters are regulated (scenario.regulated_share > 0) and {prefix}.compliance.review_hours > 0",
+        )
+    if scenario["engineers"] == 0:
+        needs = [
+            s
+            for s in ("training.data_prep_hours", "evaluation.engineer_hours", "compliance.rework_hours", "promotion.rollback_hours")
+            if _needs_work(model, s)
+        ]
+        if model["serving"]["owner"] == "team" and _support_max(scenario, "incident_rate_per_deployment_year") > 0:
+            needs.append("team-owned incidents")
+        if needs:
+            raise ConfigError("scenario.engineers", 0, f"must be >= 1: {prefix} needs engineers for {needs[0]}")

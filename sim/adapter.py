@@ -107,10 +107,10 @@ class Adapter:
         rep.metrics["refreshes_requested"] += 1
         if self.in_flight:
             rep.metrics["refreshes_merged"] += 1
-            rep.trace("refresh_merged", self.index, reason)
+            rep.trace("refresh_merged", self.index, detail=reason)
             return
         self.in_flight = True
-        rep.trace("refresh_requested", self.index, reason)
+        rep.trace("refresh_requested", self.index, detail=reason)
         rep.env.process(self.refresh(extra_hours))
 
     def refresh(self, extra_hours: float):

@@ -66,7 +66,7 @@ METRICS = (
     "truncated",
     "events",
 )
-TRACE_COLUMNS = ("time_days", "event", "entity", "value")
+TRACE_COLUMNS = ("time_days", "event", "entity", "value", "detail")
 
 
 @dataclass
@@ -129,9 +129,10 @@ class Replication:
         return 2
 
     # -- bookkeeping ---------------------------------------------------------
-    def trace(self, event: str, entity: int, value: float) -> None:
+    def trace(self, event: str, entity: int, value: float = math.nan, detail: str = "") -> None:
+        """Record an event (only when tracing): ``entity`` is an adapter or deployment index, -1 for none."""
         if self._trace is not None:
-            self._trace.append((self.env.now, event, entity, float(value)))
+            self._trace.append((self.env.now, event, entity, float(value), detail))
 
     def book(self, category: int, usd: float, year: int | None = None) -> None:
         if year is None:
@@ -239,7 +240,7 @@ class Replication:
             yield self.env.timeout(self.gap(Stream.RELEASE_GAP, 0, k, rate))
             self.metrics["base_model_releases"] += 1
             forced = self.uniform(Stream.RELEASE_RESPONSE, 0, k) < base_model.response_probability
-            self.trace("base_model_release", -1, float(forced))
+            self.trace("base_model_release", -1, detail="forced" if forced else "ignored")
             if forced:
                 self.metrics["forced_upgrades"] += 1
                 for adapter in self.adapters:

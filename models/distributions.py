@@ -191,12 +191,33 @@ def _parse_compact(field: str, text: str) -> dict:
         numbers = [float(x) for x in rest[:-1].split(",")]
     except ValueError:
         raise ConfigError(field, text, f"{kind}(...) takes numbers: {kind}({', '.join(_POSITIONAL[kind])})") from None
-    if len(numbers) != len(_POSITIONAL[kind]):
+    names = _POSITIONAL[kind] + (("lamb",) if kind == "pert" and len(numbers) == 4 else ())
+    if len(numbers) != len(names):
         raise ConfigError(field, text, f"{kind}(...) takes {len(_POSITIONAL[kind])} numbers: {kind}({', '.join(_POSITIONAL[kind])})")
-    spec: dict[str, Any] = {"dist": "normal" if kind == "truncnormal" else kind, **dict(zip(_POSITIONAL[kind], numbers, strict=True))}
+    spec: dict[str, Any] = {"dist": "normal" if kind == "truncnormal" else kind, **dict(zip(names, numbers, strict=True))}
     if kind == "truncnormal":
         spec["truncate_at_zero"] = True
     return spec
+
+
+def to_compact(field: str, spec: Mapping) -> str:
+    """The compact string form of a distribution mapping (``"pert(1,2,4)"``).
+
+    Raises :class:`ConfigError` for an unknown kind, an unknown key or a missing key,
+    exactly as :func:`parse_uncertain` would.
+    """
+    kind = spec.get("dist")
+    if kind not in _KEYS:
+        raise ConfigError(f"{field}.dist", kind, f"must be one of {', '.join(sorted(_KEYS))}")
+    unknown = sorted(set(spec) - _KEYS[kind] - {"dist"})
+    if unknown:
+        allowed = ", ".join(sorted(_KEYS[kind]))
+        raise ConfigError(f"{field}.{unknown[0]}", spec[unknown[0]], f"not a key of a {kind} distribution; allowed: {allowed}")
+    names = _POSITIONAL[kind] + (("lamb",) if kind == "pert" and "lamb" in spec else ())
+    numbers = [_number(field, spec, name) for name in names]
+    if kind == "normal" and spec.get("truncate_at_zero", False):
+        kind = "truncnormal"
+    return f"{kind}({','.join(repr(x) for x in numbers)})"
 
 
 def parse_uncertain(field: str, spec: Any) -> InputDistribution:

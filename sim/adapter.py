@@ -148,7 +148,7 @@ class Adapter:
         checkpoint = training.checkpoint_interval_hours
         done = 0.0
         while done < target:
-            gpu = yield from rep.gpus.acquire()
+            gpu = yield rep.gpus.acquire()
             remaining = target - done
             preempt_after = math.inf
             if rep.gpus.is_burst(gpu) and rep.spot:
@@ -210,7 +210,7 @@ class Adapter:
         gpu_hours = rep.event(Stream.EVAL_GPU, self.index, k, evaluation.gpu_hours)
         rep.trace("eval_start", self.index, k)
         if gpu_hours > 0.0:
-            gpu = yield from rep.gpus.acquire()
+            gpu = yield rep.gpus.acquire()
             yield rep.env.timeout(gpu_hours / 24.0)
             rep.release_gpu(gpu, gpu_hours)
         hours = rep.event(Stream.EVAL_HOURS, self.index, k, evaluation.engineer_hours)
@@ -232,10 +232,10 @@ class Adapter:
             hours = rep.event(Stream.REVIEW_HOURS, self.index, k, compliance.review_hours)
             if hours <= 0.0:
                 return
-            request = yield from rep.reviewers.acquire()
+            yield rep.reviewers.acquire()
             rep.trace("review_start", self.index, k)
             yield rep.env.timeout(hours / rep.scenario.reviewer_hours_per_day)
-            rep.reviewers.release(request)
+            rep.reviewers.release()
             rep.book(CAT["labor_compliance"], hours * rep.reviewer_rate)
             if rep.uniform(Stream.REVIEW_REJECT, self.index, k) >= compliance.rejection_prob:
                 return

@@ -11,7 +11,7 @@ from omegaconf import DictConfig
 
 from models.errors import ConfigError
 from models.schema import register_configs
-from sim.config import load_config
+from sim.config import load_config, normalize_overrides
 from sim.results import Results
 from sim.runner import simulate
 
@@ -59,10 +59,13 @@ def main() -> None:
     """Console entry point: check the config first so bad input gets one line, then run."""
     register_configs()
     args = sys.argv[1:]
-    if not any(a.startswith("-") for a in args):
-        try:
+    try:
+        # Token by token, so flags and their values (``--cfg job``) stay where they are.
+        args = [a if a.startswith("-") else normalize_overrides([a])[0] for a in args]
+        if not any(a.startswith("-") for a in args):
             load_config([a for a in args if not a.startswith("hydra.")])
-        except ConfigError as exc:
-            print(f"lora-tco: error: {exc}", file=sys.stderr)
-            sys.exit(2)
+    except ConfigError as exc:
+        print(f"lora-tco: error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    sys.argv[1:] = args
     _app()

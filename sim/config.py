@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from hydra import compose, initialize_config_dir
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from models.distributions import to_compact
 from models.errors import ConfigError
 from models.schema import register_configs
 from models.validate import validate_config
@@ -34,14 +37,44 @@ def load_config(overrides: Sequence[str] = (), config_dir: str | Path | None = N
         With a one-line message naming the field, the value and what is allowed.
     """
     register_configs()
-    directory = str(Path(config_dir or CONFIG_DIR).resolve())
+    directory = Path(config_dir or CONFIG_DIR).resolve()
+    overrides = normalize_overrides(overrides)
     try:
-        with initialize_config_dir(config_dir=directory, version_base="1.3", job_name="lora_tco"):
-            cfg = compose(config_name="config", overrides=list(overrides))
+        with initialize_config_dir(config_dir=str(directory), version_base="1.3", job_name="lora_tco"):
+            cfg = compose(config_name="config", overrides=overrides)
     except (HydraException, OmegaConfBaseException) as exc:
-        raise friendly_error(exc) from None
+        raise friendly_error(exc, directory) from None
     validate(cfg)
     return cfg
+
+
+def normalize_overrides(overrides: Sequence[str]) -> list[str]:
+    """Rewrite ``key={dist: ...}`` overrides into the compact string form.
+
+    Hydra merges a mapping into the mapping already configured, so
+    ``key={dist: pert, min: 1, max: 4}`` over a configured PERT would silently
+    keep its old mode, and a mapping of another kind would fail. The string
+    form ``key="pert(1,4)"`` replaces the value instead, and a missing key is
+    reported as missing.
+    """
+    parser = OverridesParser.create()
+    out = []
+    for text in overrides:
+        try:
+            override = parser.parse_override(text)
+        except HydraException:
+            out.append(text)  # Hydra will report it
+            continue
+        if override.is_sweep_override() or override.is_delete():
+            out.append(text)
+            continue
+        value = override.value()
+        if isinstance(value, dict) and "dist" in value:
+            prefix = text[: len(text) - len(text.lstrip("+~"))]
+            out.append(f'{prefix}{override.key_or_group}="{to_compact(override.key_or_group, value)}"')
+        else:
+            out.append(text)
+    return out
 
 
 def to_plain(cfg: DictConfig | dict) -> dict[str, Any]:
@@ -61,8 +94,16 @@ def validate(cfg: DictConfig | dict) -> dict[str, Any]:
     return plain
 
 
-def friendly_error(exc: BaseException) -> ConfigError:
+_MISSING_OPTION = re.compile(r"Could not (?:load|find) '([^'/]+)/([^']+)'")
+
+
+def friendly_error(exc: BaseException, config_dir: Path = CONFIG_DIR) -> ConfigError:
     """Turn a Hydra / OmegaConf exception into a one-line :class:`ConfigError`."""
+    missing = _MISSING_OPTION.search(str(exc))
+    if missing:
+        group, option = missing.groups()
+        options = sorted(p.stem for p in (Path(config_dir) / group).glob("*.yaml"))
+        return ConfigError(group, option, f"no such option; available: {', '.join(options) or 'none'}")
     cause = exc
     while cause.__cause__ is not None and not getattr(cause, "full_key", None):
         cause = cause.__cause__

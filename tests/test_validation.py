@@ -1,0 +1,180 @@
+"""Bad input is rejected by ``sim.load_config`` with a one-line ConfigError; every shipped config composes and validates.
+
+Each bad-input case is a list of Hydra overrides, the field the error must name
+(full dotted path; a sub-key of it such as ``<field>.sigma`` also counts), and
+fragments saying what is allowed that the message must contain.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from models.errors import ConfigError
+from sim import load_config
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+OPERATING_MODELS = sorted(p.stem for p in (CONFIG_DIR / "operating_model").glob("*.yaml"))
+SCENARIOS = sorted(p.stem for p in (CONFIG_DIR / "scenario").glob("*.yaml"))
+EXPERIMENTS = sorted((CONFIG_DIR / "experiment").glob("*.yaml"))
+EXPECTED_MODELS = ("self_managed_lora", "managed_finetune", "managed_adapter_serving", "spot_training_managed_serving")
+
+SM = "operating_model.self_managed_lora"
+
+
+@dataclass(frozen=True)
+class Bad:
+    overrides: tuple[str, ...]
+    field: str  # full dotted path the message must name
+    allowed: tuple[str, ...]  # fragments saying what is allowed that the message must contain (case-insensitive)
+
+
+BAD_INPUTS = {
+    # negative rate / prices
+    "negative-rate": Bad(("scenario.drift_rate_per_adapter_year=-1",), "scenario.drift_rate_per_adapter_year", (">= 0",)),
+    "negative-gpu-price": Bad(("scenario.gpu_on_demand_usd_per_hour=-2",), "scenario.gpu_on_demand_usd_per_hour", (">= 0",)),
+    "negative-vendor-training-fee": Bad(
+        ("operating_model=[managed_finetune]", "operating_model.managed_finetune.training.vendor_usd_per_1m_tokens=-1"),
+        "operating_model.managed_finetune.training.vendor_usd_per_1m_tokens",
+        (">= 0",),
+    ),
+    "negative-vendor-platform-fee": Bad(
+        ("operating_model.managed_adapter_serving.platform.vendor_platform_usd_per_year=-5",),
+        "operating_model.managed_adapter_serving.platform.vendor_platform_usd_per_year",
+        (">= 0",),
+    ),
+    # probabilities outside [0, 1]
+    "regulated-share-above-1": Bad(("scenario.regulated_share=1.5",), "scenario.regulated_share", ("[0, 1]",)),
+    "training-failure-prob-above-1": Bad((f"{SM}.training.failure_prob=1.2",), f"{SM}.training.failure_prob", ("[0,",)),
+    "response-probability-negative": Bad(
+        (f"{SM}.base_model.response_probability=-0.1",), f"{SM}.base_model.response_probability", ("[0, 1]",)
+    ),
+    # a pool that work needs is empty
+    "zero-reviewers-with-regulated-adapters": Bad(
+        ("scenario.reviewers=0", "scenario.regulated_share=0.2"), "scenario.reviewers", (">= 1", "regulated")
+    ),
+    "zero-engineers": Bad(("scenario.engineers=0",), "scenario.engineers", (">= 1",)),
+    "self-managed-without-gpus": Bad(
+        ("operating_model=[self_managed_lora]", f"{SM}.gpu_pool.reserved=0", f"{SM}.gpu_pool.burst_max=0"),
+        f"{SM}.gpu_pool",
+        ("burst_max", ">= 1"),
+    ),
+    # unknown keys
+    "unknown-scenario-key": Bad(("+scenario.foo=1",), "scenario.foo", ("unknown key", "adapters")),
+    "unknown-nested-model-key": Bad((f"+{SM}.training.bogus=2",), f"{SM}.training.bogus", ("unknown key", "failure_prob")),
+    # malformed uncertain inputs (distributions)
+    "pert-min-above-mode": Bad(
+        ("scenario.drift_rate_per_adapter_year={dist:pert,min:3,mode:1,max:4}",),
+        "scenario.drift_rate_per_adapter_year",
+        ("min <= mode <= max",),
+    ),
+    "pert-min-above-mode-compact": Bad(
+        ('scenario.drift_rate_per_adapter_year="pert(3,1,4)"',), "scenario.drift_rate_per_adapter_year", ("min <= mode <= max",)
+    ),
+    "lognormal-negative-sigma": Bad(
+        ("scenario.storage_usd_per_gb_month={dist:lognormal,median:0.02,sigma:-1}",),
+        "scenario.storage_usd_per_gb_month",
+        ("sigma", ">= 0"),
+    ),
+    "lognormal-negative-sigma-compact": Bad(
+        ('scenario.drift_rate_per_adapter_year="lognormal(2,-1)"',), "scenario.drift_rate_per_adapter_year", ("sigma", ">= 0")
+    ),
+    "unknown-dist-kind": Bad(
+        ("scenario.storage_usd_per_gb_month={dist:weibull,shape:1}",), "scenario.storage_usd_per_gb_month", ("pert", "lognormal")
+    ),
+    "unknown-dist-kind-compact": Bad(
+        ('scenario.drift_rate_per_adapter_year="weibull(1,2)"',), "scenario.drift_rate_per_adapter_year", ("pert", "lognormal")
+    ),
+    "dist-missing-key": Bad(
+        ("scenario.storage_usd_per_gb_month={dist:pert,min:0.01,max:0.03}",), "scenario.storage_usd_per_gb_month", ("mode",)
+    ),
+    # Same mistake on a field whose configured value is already a PERT mapping: the
+    # override must not borrow the missing 'mode' from the configured default.
+    "dist-missing-key-over-configured-pert": Bad(
+        ("scenario.drift_rate_per_adapter_year={dist:pert,min:1,max:4}",), "scenario.drift_rate_per_adapter_year", ("mode",)
+    ),
+    "dist-unknown-key": Bad(
+        ("scenario.storage_usd_per_gb_month={dist:pert,min:0.01,mode:0.02,max:0.03,bogus:1}",),
+        "scenario.storage_usd_per_gb_month",
+        ("min", "mode", "max"),
+    ),
+    "probability-as-lognormal": Bad(
+        ("scenario.regulated_share={dist:lognormal,median:0.2,sigma:0.5}",), "scenario.regulated_share", ("[0, 1]",)
+    ),
+    "probability-as-lognormal-compact": Bad(
+        (f'{SM}.base_model.response_probability="lognormal(0.3,0.5)"',), f"{SM}.base_model.response_probability", ("[0, 1]",)
+    ),
+    # per-event distributions (family, mean, cv)
+    "event-unknown-family": Bad(
+        ("scenario.drift_quality_drop.family=gamma",),
+        "scenario.drift_quality_drop.family",
+        ("fixed", "exponential", "lognormal", "uniform"),
+    ),
+    "model-event-unknown-family": Bad(
+        (f"{SM}.oncall.mttr_hours.family=weibull",), f"{SM}.oncall.mttr_hours.family", ("fixed", "exponential", "lognormal", "uniform")
+    ),
+    "event-negative-cv": Bad(("scenario.drift_quality_drop.cv=-1",), "scenario.drift_quality_drop.cv", ("[0,",)),
+    "event-uniform-cv-too-large": Bad(
+        ("scenario.drift_quality_drop={family:uniform,mean:1,cv:0.9}",), "scenario.drift_quality_drop.cv", ("[0, 0.577", "uniform")
+    ),
+    "event-negative-mean": Bad(("scenario.drift_quality_drop.mean=-1",), "scenario.drift_quality_drop.mean", (">= 0",)),
+    # run sizes and integer fields
+    "horizon-zero": Bad(("horizon_years=0",), "horizon_years", ("integer", "[1,")),
+    "replications-zero": Bad(("replications=0",), "replications", ("integer", "[1,")),
+    "replications-negative": Bad(("replications=-5",), "replications", ("integer", "[1,")),
+    "adapters-not-a-number": Bad(("scenario.adapters=abc",), "scenario.adapters", ("integer",)),
+    # unknown options of config groups: what is allowed = the options that exist
+    "unknown-operating-model-option": Bad(("operating_model=[nope]",), "operating_model", tuple(OPERATING_MODELS)),
+    "unknown-scenario-option": Bad(("scenario=nope",), "scenario", tuple(SCENARIOS)),
+    # incident severities
+    "severity-probabilities-not-summing-to-1": Bad(
+        ("scenario.incident_severity.probabilities=[0.2,0.3,0.6]",), "scenario.incident_severity.probabilities", ("sum to 1",)
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUTS.values()), ids=list(BAD_INPUTS))
+def test_bad_input_raises_one_line_config_error(case: Bad) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(list(case.overrides))
+    message = str(info.value)
+    assert message.strip(), "empty error message"
+    assert "\n" not in message and "\r" not in message, f"message is not one line: {message!r}"
+    # `field = value: allowed` - the part before " = " is the field (or a sub-key of it)
+    named = message.split(" = ", 1)[0]
+    assert named == case.field or named.startswith(case.field + "."), f"message does not name {case.field}: {message!r}"
+    missing = [a for a in case.allowed if a.lower() not in message.lower()]
+    assert not missing, f"message does not say what is allowed (missing {missing}): {message!r}"
+
+
+def test_default_config_loads_and_validates() -> None:
+    cfg = load_config()
+    assert len(cfg.operating_model) >= 1
+    assert cfg.replications >= 1 and cfg.horizon_years >= 1
+
+
+def test_expected_operating_model_files_exist() -> None:
+    assert set(EXPECTED_MODELS) <= set(OPERATING_MODELS)
+
+
+@pytest.mark.parametrize("name", OPERATING_MODELS)
+def test_operating_model_composes_alone(name: str) -> None:
+    cfg = load_config([f"operating_model=[{name}]"])
+    assert list(cfg.operating_model) == [name]
+    assert cfg.operating_model[name].label, f"{name} has no label"
+
+
+def test_all_operating_models_compose_together() -> None:
+    cfg = load_config([f"operating_model=[{','.join(OPERATING_MODELS)}]"])
+    assert sorted(cfg.operating_model) == OPERATING_MODELS
+    labels = [m.label for m in cfg.operating_model.values()]
+    assert len(set(labels)) == len(labels), f"labels are not distinct: {labels}"
+
+
+def test_every_experiment_config_composes() -> None:
+    # No experiment files yet: nothing to assert. Each one that exists must compose and validate.
+    for path in EXPERIMENTS:
+        cfg = load_config([f"+experiment={path.stem}"])
+        assert len(cfg.operating_model) >= 1, path.name

@@ -242,6 +242,17 @@ def validate_config(cfg: Mapping) -> None:
 
 def _check_model_resources(prefix: str, model: Mapping, scenario: Mapping, regulated: bool) -> None:
     """Cross-field checks: a pool that work needs must not be empty."""
+    platform = model["platform"]
+    base_fte = parse_uncertain(f"{prefix}.platform.base_fte", platform["base_fte"])
+    max_fte = parse_uncertain(f"{prefix}.platform.max_fte", platform["max_fte"])
+    low_max = max_fte.mean if max_fte.is_degenerate else max_fte.quantile(0.0)
+    high_base = base_fte.mean if base_fte.is_degenerate else base_fte.quantile(1.0)
+    if low_max < high_base:
+        raise ConfigError(
+            f"{prefix}.platform.max_fte",
+            platform["max_fte"],
+            f"must be >= platform.base_fte (up to {high_base:g}); FTE = min(max_fte, base_fte + fte_per_adapter x (adapters - 1))",
+        )
     pool = model["gpu_pool"]
     gpus = pool["reserved"] + pool["burst_max"]
     if gpus == 0 and model["training"]["owner"] == "team" and _needs_work(model, "training.gpu_hours"):
@@ -264,6 +275,8 @@ def _check_model_resources(prefix: str, model: Mapping, scenario: Mapping, regul
             for s in ("training.data_prep_hours", "evaluation.engineer_hours", "compliance.rework_hours", "promotion.rollback_hours")
             if _needs_work(model, s)
         ]
+        if _support_max(model, "base_model.migration_hours_per_adapter") > 0 and _support_max(model, "base_model.response_probability") > 0:
+            needs.append("base_model.migration_hours_per_adapter")
         if model["serving"]["owner"] == "team" and _support_max(scenario, "incident_rate_per_deployment_year") > 0:
             needs.append("team-owned incidents")
         if needs:

@@ -66,9 +66,9 @@ class Monitor:
             "utilization": utilization,
             "queue_mean": self.queue_area / horizon,
             "wait_mean_days": self.wait_total / self.served if self.served else 0.0,
-            # Offered load at or above capacity shows as a saturated pool with
-            # work still waiting when the horizon ends.
-            "unstable": float(self.capacity > 0 and utilization >= 0.98 and self.queued > 0),
+            # Offered load at or above capacity shows as a saturated (or empty) pool
+            # with work still waiting when the horizon ends.
+            "unstable": float(self.queued > 0 and (self.capacity == 0 or utilization >= 0.98)),
         }
 
 

@@ -178,3 +178,16 @@ def test_every_experiment_config_composes() -> None:
     for path in EXPERIMENTS:
         cfg = load_config([f"+experiment={path.stem}"])
         assert len(cfg.operating_model) >= 1, path.name
+
+
+@pytest.mark.parametrize(
+    ("override", "field"),
+    [
+        ("operating_model.self_managed_lora.platform.max_fte=0.1", "operating_model.self_managed_lora.platform.max_fte"),
+        ("scenario.engineers=0", "scenario.engineers"),
+    ],
+)
+def test_cross_field_checks(override, field):
+    with pytest.raises(ConfigError) as info:
+        load_config([override])
+    assert str(info.value).startswith(f"{field} = ") and "\n" not in str(info.value)

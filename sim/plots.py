@@ -5,6 +5,7 @@ Every chart states its takeaway in the title and its provenance in a footnote.
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -31,6 +32,10 @@ def _footnote(fig, results: Results) -> None:
     )
 
 
+def _title(ax, text: str) -> None:
+    ax.set_title(textwrap.fill(text, 80), fontsize=14, loc="left")
+
+
 def _money(x: float) -> str:
     return f"${x / 1e6:.2f}M" if abs(x) >= 1e6 else f"${x / 1e3:.0f}k"
 
@@ -48,9 +53,9 @@ def tco_distribution(results: Results, measure: str = "tco"):
     best = int(np.argmin(totals.mean(axis=1)))
     share = results.summary()[f"p_cheapest_{measure}"].iloc[best]
     what = "TCO" if measure == "tco" else "economic cost"
-    ax.set_title(f"{results.model_labels[best]} has the lowest mean {what}; cheapest in {share:.0%} of simulated futures", fontsize=14)
+    _title(ax, f"{results.model_labels[best]} has the lowest mean {what}; cheapest in {share:.0%} of simulated futures")
     ax.set_xlabel(f"{what} over {results.horizon_years} years (USD, undiscounted)", fontsize=12)
-    ax.set_ylabel("share of replications at or below", fontsize=12)
+    ax.set_ylabel("share of replications at or below (dots: p05, p50, p95)", fontsize=12)
     ax.xaxis.set_major_formatter(lambda x, _pos: _money(x))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=11, frameon=False)
@@ -75,9 +80,9 @@ def cost_breakdown(results: Results):
         bottoms_pos += np.where(values >= 0, values, 0)
         bottoms_neg += np.where(values < 0, values, 0)
     top = table.idxmax(axis=1)
-    ax.set_title("Largest cost line: " + "; ".join(f"{lab}: {top.iloc[i]}" for i, lab in enumerate(results.model_labels)), fontsize=12)
-    ax.set_xticks(x, results.model_labels, fontsize=11)
-    ax.set_ylabel(f"mean USD over {results.horizon_years} years", fontsize=12)
+    _title(ax, "Largest cost line: " + "; ".join(f"{lab}: {top.iloc[i]}" for i, lab in enumerate(results.model_labels)))
+    ax.set_xticks(x, [textwrap.fill(label, 22) for label in results.model_labels], fontsize=11)
+    ax.set_ylabel(f"mean economic cost over {results.horizon_years} years (USD)", fontsize=12)
     ax.yaxis.set_major_formatter(lambda y, _pos: _money(y))
     ax.legend(fontsize=8, ncol=2, frameon=False, bbox_to_anchor=(1.0, 1.0), loc="upper left")
     _footnote(fig, results)

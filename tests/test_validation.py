@@ -174,10 +174,14 @@ def test_all_operating_models_compose_together() -> None:
 
 
 def test_every_experiment_config_composes() -> None:
-    # No experiment files yet: nothing to assert. Each one that exists must compose and validate.
+    assert EXPERIMENTS, "configs/experiment/ has no presets"
+    default = load_config([])
     for path in EXPERIMENTS:
+        first_line = path.read_text().splitlines()[0]
+        assert first_line == "# @package _global_", f"{path.name} must start with '# @package _global_'"
         cfg = load_config([f"+experiment={path.stem}"])
         assert len(cfg.operating_model) >= 1, path.name
+        assert cfg != default, f"{path.name} changes nothing"
 
 
 @pytest.mark.parametrize(

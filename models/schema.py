@@ -170,8 +170,9 @@ class OperatingModelConfig:
 
 @dataclass
 class EngineConfig:
-    name: str = "simpy"  # simpy (reference)
+    name: str = "numba"  # numba (fast, default) | simpy (reference, traceable)
     max_events_per_replication: int = 5_000_000  # safety stop; a stopped run is flagged, never hangs
+    threads: int = 0  # numba threads; 0 = all cores (results do not depend on it)
 
 
 @dataclass

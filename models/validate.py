@@ -28,7 +28,7 @@ CHOICES = {
     "serving.owner": ("team", "vendor"),
     "serving.mode": ("dedicated", "shared"),
     "gpu_pool.burst_tier": ("on_demand", "spot"),
-    "engine.name": ("simpy",),
+    "engine.name": ("numba", "simpy"),
 }
 
 # Allowed closed ranges [low, high] of every numeric field, by path. Operating
@@ -97,7 +97,7 @@ MODEL_RANGES = {
 # lognormal, is allowed).
 STRICTLY_POSITIVE = {"serving.tokens_per_gpu_hour_m"}
 TOP_RANGES = {"replications": (1, 100_000_000), "horizon_years": (1, 100_000), "seed": (0, 2**63 - 1)}
-ENGINE_RANGES = {"max_events_per_replication": (1000, 10**12)}
+ENGINE_RANGES = {"max_events_per_replication": (1000, 10**12), "threads": (0, 4096)}
 
 
 def _range_text(low: float, high: float, integer: bool) -> str:

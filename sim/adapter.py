@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from sim.ledger import CAT
 from sim.resources import INCIDENT, PIPELINE
-from sim.rng import Stream
+from sim.rng import Stream, exponential_time
 
 if TYPE_CHECKING:
     from sim.replication import Replication
@@ -156,7 +156,7 @@ class Adapter:
                 u = rep.uniform(Stream.SPOT_PREEMPT, self.index, self.spot_segments)
                 self.spot_segments += 1
                 if rate > 0.0:
-                    preempt_after = -math.log1p(-u) / rate
+                    preempt_after = exponential_time(u, rate)
             rep.trace("train_start", self.index, gpu)
             if preempt_after < remaining:
                 yield rep.env.timeout(preempt_after / 24.0)

@@ -6,7 +6,10 @@ TCO is every category except ``downtime`` and ``staleness``; economic cost adds 
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+from numba import njit
 
 DAYS_PER_YEAR = 365.0  # days
 HOURS_PER_YEAR = 8760.0  # hours
@@ -35,6 +38,37 @@ VENDOR_CATEGORIES = ("vendor_training", "vendor_inference", "vendor_platform", "
 LEDGER_COLUMNS = ("replication", "operating_model", "year", "category", "usd")
 
 
+@njit(cache=True)
+def year_of(t, years):
+    """The ledger year of time ``t`` (days); the last year takes the horizon itself."""
+    return min(math.floor(t / 365.0), years - 1)
+
+
+@njit(cache=True)
+def month_of(t, months):
+    return min(math.floor(t / (365.0 / 12.0)), months - 1)
+
+
+@njit(cache=True)
+def tokens_per_adapter_year_m(tokens_per_month_m, growth, year):
+    """Inference tokens (millions) per adapter in ``year``: monthly volume x 12 x (1 + growth)^year."""
+    return tokens_per_month_m * 12.0 * math.pow(1.0 + growth, float(year))
+
+
+@njit(cache=True)
+def accrue(usd, t0, t1, usd_per_day, category):
+    """Book a constant rate over [t0, t1) into ``usd[year, category]``, split at year ends."""
+    if usd_per_day == 0.0 or t1 <= t0:
+        return
+    years = usd.shape[0]
+    t = t0
+    while t < t1:
+        year = year_of(t, years)
+        end = t1 if year == years - 1 else min(t1, (year + 1) * 365.0)
+        usd[year, category] += (end - t) * usd_per_day
+        t = end
+
+
 class CostBook:
     """Costs of one replication of one operating model, by year and category.
 
@@ -49,21 +83,11 @@ class CostBook:
         self.years = years
         self.usd = np.zeros((years, len(CATEGORIES)))
 
-    def year_of(self, t: float) -> int:
-        return min(int(t // DAYS_PER_YEAR), self.years - 1)
-
     def book(self, t: float, category: int, usd: float) -> None:
         """Book ``usd`` at time ``t`` (days)."""
         if usd != 0.0:
-            self.usd[self.year_of(t), category] += usd
+            self.usd[year_of(t, self.years), category] += usd
 
     def accrue(self, t0: float, t1: float, usd_per_day: float, category: int) -> None:
         """Book a constant rate over [t0, t1), split at year boundaries."""
-        if usd_per_day == 0.0 or t1 <= t0:
-            return
-        t = t0
-        while t < t1:
-            year = self.year_of(t)
-            end = t1 if year == self.years - 1 else min(t1, (year + 1) * DAYS_PER_YEAR)
-            self.usd[year, category] += (end - t) * usd_per_day
-            t = end
+        accrue(self.usd, t0, t1, usd_per_day, category)

@@ -19,9 +19,9 @@ import simpy
 from models.compile import CompiledRun
 from sim.adapter import Adapter
 from sim.incidents import Deployment, check_sla_month, sla_credits
-from sim.ledger import CAT, DAYS_PER_MONTH, DAYS_PER_YEAR, HOURS_PER_YEAR, CostBook
+from sim.ledger import CAT, DAYS_PER_MONTH, DAYS_PER_YEAR, HOURS_PER_YEAR, CostBook, month_of, tokens_per_adapter_year_m
 from sim.resources import EngineerPool, FifoPool, GpuPool
-from sim.rng import Stream, keyed_event, keyed_uniform
+from sim.rng import Stream, arrival_gap, keyed_event, keyed_uniform
 
 TEAM = 0
 SHARED = 1
@@ -119,8 +119,8 @@ class Replication:
     def gap(self, stream: int, entity: int, k: int, rate_per_year: float) -> float:
         """Days to the next arrival of a process with ``rate_per_year``."""
         if self.scenario.arrivals == DETERMINISTIC:
-            return DAYS_PER_YEAR / rate_per_year
-        return -math.log1p(-self.uniform(stream, entity, k)) * DAYS_PER_YEAR / rate_per_year
+            return arrival_gap(0.5, rate_per_year, True)
+        return arrival_gap(self.uniform(stream, entity, k), rate_per_year, False)
 
     def severity_of(self, u: float) -> int:
         for s in range(2):
@@ -161,7 +161,7 @@ class Replication:
         self.storage_since = until
 
     def month_of(self, t: float) -> int:
-        return min(int(t // DAYS_PER_MONTH), len(self.sla_downtime) - 1)
+        return month_of(t, len(self.sla_downtime))
 
     def engineer_work(self, hours: float, activity: str, priority: int, wall_clock: bool = False, premium: float = 1.0):
         """Generator: ``hours`` of engineer work (``wall_clock``: continuous, as in an incident)."""
@@ -192,7 +192,7 @@ class Replication:
 
     def tokens_per_adapter_year_m(self, year: int) -> float:
         s = self.scenario
-        return s.tokens_per_adapter_month_m * 12.0 * (1.0 + s.token_growth_per_year) ** year
+        return tokens_per_adapter_year_m(s.tokens_per_adapter_month_m, s.token_growth_per_year, year)
 
     def serving_gpus(self, year: int) -> int:
         serving = self.model.serving

@@ -255,6 +255,21 @@ def keyed_event(seed, replication, stream, entity, occurrence, family, mean, cv)
     return event_ppf(family, mean, cv, keyed_uniform(seed, replication, stream, entity, occurrence))
 
 
+@njit(cache=True)
+def arrival_gap(u, rate_per_year, deterministic):
+    """Days to the next arrival of a process with ``rate_per_year`` events a year:
+    exponential from uniform ``u``, or exactly ``365 / rate`` when deterministic."""
+    if deterministic:
+        return 365.0 / rate_per_year
+    return -math.log1p(-u) * 365.0 / rate_per_year
+
+
+@njit(cache=True)
+def exponential_time(u, rate):
+    """Exponential variate with ``rate`` (per unit time) from uniform ``u``."""
+    return -math.log1p(-u) / rate
+
+
 def stable_id(name: str) -> int:
     """A 63-bit identifier of a name (FNV-1a), stable across runs and machines.
 

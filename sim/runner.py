@@ -38,14 +38,11 @@ def simulate(cfg: DictConfig | dict, replications: Sequence[int] | None = None) 
     Results
     """
     run, plain = compile_run(cfg, replications)
-    n_rep = run.replications.shape[0]
-    costs = np.zeros((run.n_models, n_rep, run.horizon_years, len(CATEGORIES)))
-    metrics = np.zeros((run.n_models, n_rep, len(METRICS)))
-    for m in range(run.n_models):
-        for row in range(n_rep):
-            result = run_replication(run, row, m)
-            costs[m, row] = result.usd
-            metrics[m, row] = [result.metrics[k] for k in METRICS]
+    engine = plain["engine"]
+    if engine["name"] == "numba":
+        costs, metrics = _run_numba(run, engine["threads"])
+    else:
+        costs, metrics = _run_simpy(run)
     return Results(
         model_names=run.model_names,
         model_labels=run.model_labels,
@@ -58,6 +55,31 @@ def simulate(cfg: DictConfig | dict, replications: Sequence[int] | None = None) 
         engine=plain["engine"]["name"],
         config=plain,
     )
+
+
+def _run_simpy(run: CompiledRun) -> tuple[np.ndarray, np.ndarray]:
+    n_rep = run.replications.shape[0]
+    costs = np.zeros((run.n_models, n_rep, run.horizon_years, len(CATEGORIES)))
+    metrics = np.zeros((run.n_models, n_rep, len(METRICS)))
+    for m in range(run.n_models):
+        for row in range(n_rep):
+            result = run_replication(run, row, m)
+            costs[m, row] = result.usd
+            metrics[m, row] = [result.metrics[k] for k in METRICS]
+    return costs, metrics
+
+
+def _run_numba(run: CompiledRun, threads: int) -> tuple[np.ndarray, np.ndarray]:
+    import numba
+
+    from sim.kernel import run_kernel
+
+    previous = numba.get_num_threads()
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS) if threads else numba.config.NUMBA_NUM_THREADS)
+    try:
+        return run_kernel(run)
+    finally:
+        numba.set_num_threads(previous)
 
 
 def trace(cfg: DictConfig | dict, replication: int = 0, operating_model: str | None = None) -> pd.DataFrame:

@@ -39,9 +39,15 @@ def operating_model(**fields: Any) -> dict:
     return model
 
 
-def config(models: dict[str, dict], replications: int = 10, horizon_years: int = 1, seed: int = 7, **scenario: Any) -> dict:
+ENGINES = ("numba", "simpy")
+
+
+def config(
+    models: dict[str, dict], replications: int = 10, horizon_years: int = 1, seed: int = 7, engine: str = "numba", **scenario: Any
+) -> dict:
     """A full plain config with the given operating models and scenario fields."""
     cfg = OmegaConf.to_container(OmegaConf.structured(Config))
+    cfg["engine"]["name"] = engine
     cfg["operating_model"] = copy.deepcopy(models)
     cfg["replications"] = replications
     cfg["horizon_years"] = horizon_years

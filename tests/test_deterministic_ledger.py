@@ -18,7 +18,7 @@ import pytest
 
 from sim import simulate, trace
 from sim.ledger import CAT, CATEGORIES
-from tests.scenarios import config, fixed, operating_model
+from tests.scenarios import ENGINES, config, fixed, operating_model
 
 RATE_ENGINEER = 100.0  # USD/h
 RATE_REVIEWER = 50.0  # USD/h
@@ -223,9 +223,10 @@ def deterministic_cfg() -> dict:
     return config(MODELS, replications=3, horizon_years=2, seed=5, **SCENARIO)
 
 
-@pytest.fixture(scope="module")
-def results(deterministic_cfg):
-    return simulate(deterministic_cfg)
+@pytest.fixture(scope="module", params=ENGINES)
+def results(request, deterministic_cfg):
+    cfg = {**deterministic_cfg, "engine": {**deterministic_cfg["engine"], "name": request.param}}
+    return simulate(cfg)
 
 
 @pytest.mark.parametrize("model", list(MODELS))

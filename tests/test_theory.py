@@ -71,7 +71,7 @@ def assert_within(samples: np.ndarray, expected: float, what: str) -> None:
     assert abs(samples.mean() - expected) <= Z * se, f"{what}: simulated {samples.mean():.5g} vs theory {expected:.5g} (SE {se:.3g})"
 
 
-def run_machine_repair(adapters: int, gpus: int, lam_per_day: float, mu_per_day: float, years: int, reps: int, seed: int):
+def run_machine_repair(adapters: int, gpus: int, lam_per_day: float, mu_per_day: float, years: int, reps: int, seed: int, engine: str):
     cfg = config(
         {"pool": gpu_queue_model(gpus, 24.0 / mu_per_day)},
         replications=reps,
@@ -81,13 +81,14 @@ def run_machine_repair(adapters: int, gpus: int, lam_per_day: float, mu_per_day:
         refresh_interval_days=0,
         drift_rate_per_adapter_year=lam_per_day * DAYS_PER_YEAR,
         engineers=1,
+        engine=engine,
     )
     return simulate(cfg).metrics
 
 
-def test_machine_repair_matches_finite_horizon_theory():
+def test_machine_repair_matches_finite_horizon_theory(engine):
     n, c, lam, mu, years = 6, 2, 0.1, 0.5, 1
-    metrics = run_machine_repair(n, c, lam, mu, years, reps=300, seed=11)
+    metrics = run_machine_repair(n, c, lam, mu, years, reps=300, seed=11, engine=engine)
     horizon = years * DAYS_PER_YEAR
     occupancy = expected_occupancy(machine_repair_generator(n, c, lam, mu), horizon)
     k = np.arange(n + 1)
@@ -96,7 +97,7 @@ def test_machine_repair_matches_finite_horizon_theory():
     assert_within(metrics["gpu_busy_mean"].to_numpy(), occupancy @ np.minimum(k, c) / horizon, "mean busy GPUs")
 
 
-def test_machine_repair_stationary_formula_is_reached_on_long_runs():
+def test_machine_repair_stationary_formula_is_reached_on_long_runs(engine):
     """Closed-form stationary M/M/c//N vs a long run: finite-horizon theory bridges them."""
     n, c, lam, mu = 6, 2, 0.1, 0.5
     p = stationary_machine_repair(n, c, lam, mu)
@@ -104,11 +105,11 @@ def test_machine_repair_stationary_formula_is_reached_on_long_runs():
     k = np.arange(n + 1)
     # Pure theory: after 20 years the start-empty bias is below 0.1 % of the stationary value.
     assert abs(occupancy @ k / (20 * DAYS_PER_YEAR) - p @ k) < 1e-3 * (p @ k)
-    metrics = run_machine_repair(n, c, lam, mu, years=20, reps=40, seed=12)
+    metrics = run_machine_repair(n, c, lam, mu, years=20, reps=40, seed=12, engine=engine)
     assert_within(metrics["stale_adapter_days"].to_numpy() / (20 * DAYS_PER_YEAR), occupancy @ k / (20 * DAYS_PER_YEAR), "stale adapters")
 
 
-def test_many_adapters_at_small_rate_approach_erlang_c():
+def test_many_adapters_at_small_rate_approach_erlang_c(engine):
     n, c, total_rate, mu, years = 1000, 2, 0.5, 0.5, 10
     lam = total_rate / n
     erlang = erlang_c_queue_length(c, total_rate / mu)
@@ -121,7 +122,7 @@ def test_many_adapters_at_small_rate_approach_erlang_c():
     occupancy = expected_occupancy(machine_repair_generator(n, c, lam, mu), horizon)
     exact = occupancy @ np.maximum(np.arange(n + 1) - c, 0) / horizon
     assert abs(exact - erlang) < 0.02 * erlang
-    metrics = run_machine_repair(n, c, lam, mu, years, reps=60, seed=13)
+    metrics = run_machine_repair(n, c, lam, mu, years, reps=60, seed=13, engine=engine)
     assert_within(metrics["gpu_queue_mean"].to_numpy(), exact, "mean GPU queue, N = 1000")
 
 
@@ -133,10 +134,10 @@ def test_many_adapters_at_small_rate_approach_erlang_c():
         ("incidents", {"incident_rate_per_deployment_year": 5.0, "adapters": 3}, 15.0),
     ],
 )
-def test_poisson_counts_match_their_rates(metric, scenario, expected_per_year):
+def test_poisson_counts_match_their_rates(metric, scenario, expected_per_year, engine):
     years, reps = 2, 400
     model = operating_model(serving__owner="vendor", oncall__mttr_hours=exponential(2.0))
-    cfg = config({"m": model}, replications=reps, horizon_years=years, seed=21, refresh_interval_days=0, **scenario)
+    cfg = config({"m": model}, replications=reps, horizon_years=years, seed=21, refresh_interval_days=0, engine=engine, **scenario)
     counts = simulate(cfg).metrics[metric].to_numpy()
     mean = expected_per_year * years
     assert abs(counts.mean() - mean) <= Z * math.sqrt(mean / reps), f"{metric}: mean {counts.mean()} vs {mean}"

@@ -1,0 +1,1639 @@
+"""The fast engine: the whole model as numba kernels over flat arrays.
+
+It is the SimPy reference engine (``sim/replication.py``, ``sim/adapter.py``,
+``sim/incidents.py``, ``sim/resources.py``) rewritten as explicit state
+machines, so that it reproduces it replication by replication:
+
+- an event heap ordered by ``(time, priority, sequence)``, as SimPy's
+  ``(time, priority, event id)``: process starts and interrupts are URGENT (0),
+  timeouts and grants NORMAL (1); events are pushed in the order SimPy
+  schedules them (SimPy's no-op events, such as process ends, are skipped:
+  they do not change the relative order of the others);
+- each process is a program counter plus local slots; a pre-empted process's
+  pending event is made stale by bumping the process's version;
+- the same pools, grant rules and monitors as ``sim/resources.py``;
+- the same keyed random numbers (``sim/rng.py``) and shared formulas
+  (``sim/ledger.py``), so equal events draw equal numbers.
+
+The Python wrapper :func:`run_kernel` packs a :class:`~models.compile.CompiledRun`
+into two parameter arrays and runs replications in parallel with ``prange``.
+Every replication writes only its own slice: results do not depend on thread
+count or chunking.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from models.compile import MC, MV, SC, SV, CompiledRun
+from sim.ledger import CATEGORIES, accrue, month_of, tokens_per_adapter_year_m, year_of
+from sim.replication import METRICS
+from sim.rng import Stream, arrival_gap, exponential_time, keyed_event, keyed_uniform
+
+# -- parameter layout: floats P[...] and integers Q[...] per (model, replication) -----------
+_P_NAMES = (
+    ("regulated_share", "s"),
+    ("refresh_interval_days", "s"),
+    ("drift_rate_per_adapter_year", "s"),
+    ("drift_quality_drop.mean", "s"),
+    ("drift_quality_drop.cv", "s"),
+    ("staleness_usd_per_point_day", "s"),
+    ("downtime_usd_per_hour", "s"),
+    ("base_model_releases_per_year", "s"),
+    ("tokens_per_adapter_month_m", "s"),
+    ("token_growth_per_year", "s"),
+    ("training_tokens_per_run_m", "s"),
+    ("incident_rate_per_deployment_year", "s"),
+    ("incident_severity.probabilities.0", "s"),
+    ("incident_severity.probabilities.1", "s"),
+    ("incident_severity.probabilities.2", "s"),
+    ("incident_severity.downtime_fraction.0", "s"),
+    ("incident_severity.downtime_fraction.1", "s"),
+    ("incident_severity.downtime_fraction.2", "s"),
+    ("incident_severity.mttr_multiplier.0", "s"),
+    ("incident_severity.mttr_multiplier.1", "s"),
+    ("incident_severity.mttr_multiplier.2", "s"),
+    ("after_hours_share", "s"),
+    ("engineer_hours_per_day", "s"),
+    ("reviewer_hours_per_day", "s"),
+    ("working_hours_per_year", "s"),
+    ("engineer_loaded_annual_usd", "s"),
+    ("reviewer_loaded_annual_usd", "s"),
+    ("gpu_reserved_usd_per_hour", "s"),
+    ("gpu_on_demand_usd_per_hour", "s"),
+    ("gpu_spot_usd_per_hour", "s"),
+    ("storage_usd_per_gb_month", "s"),
+    ("training.data_prep_hours.mean", "m"),
+    ("training.data_prep_hours.cv", "m"),
+    ("training.gpu_hours.mean", "m"),
+    ("training.gpu_hours.cv", "m"),
+    ("training.failure_prob", "m"),
+    ("training.checkpoint_interval_hours", "m"),
+    ("training.checkpoint_gb", "m"),
+    ("training.vendor_usd_per_1m_tokens", "m"),
+    ("training.vendor_turnaround_days.mean", "m"),
+    ("training.vendor_turnaround_days.cv", "m"),
+    ("gpu_pool.spot_preemptions_per_gpu_hour", "m"),
+    ("evaluation.gpu_hours.mean", "m"),
+    ("evaluation.gpu_hours.cv", "m"),
+    ("evaluation.engineer_hours.mean", "m"),
+    ("evaluation.engineer_hours.cv", "m"),
+    ("evaluation.failure_prob", "m"),
+    ("evaluation.vendor_usd_per_run", "m"),
+    ("serving.tokens_per_gpu_hour_m", "m"),
+    ("serving.target_utilization", "m"),
+    ("serving.vendor_usd_per_1m_tokens", "m"),
+    ("serving.vendor_usd_per_deployment_hour", "m"),
+    ("serving.sla_uptime", "m"),
+    ("serving.sla_credit_fraction", "m"),
+    ("oncall.incident_rate_multiplier", "m"),
+    ("oncall.mttr_hours.mean", "m"),
+    ("oncall.mttr_hours.cv", "m"),
+    ("oncall.after_hours_multiplier", "m"),
+    ("oncall.escalation_hours", "m"),
+    ("platform.base_fte", "m"),
+    ("platform.fte_per_adapter", "m"),
+    ("platform.max_fte", "m"),
+    ("platform.monitoring_build_usd", "m"),
+    ("platform.monitoring_usd_per_year", "m"),
+    ("platform.detection_delay_days.mean", "m"),
+    ("platform.detection_delay_days.cv", "m"),
+    ("platform.vendor_platform_usd_per_year", "m"),
+    ("compliance.review_hours.mean", "m"),
+    ("compliance.review_hours.cv", "m"),
+    ("compliance.rejection_prob", "m"),
+    ("compliance.rework_hours.mean", "m"),
+    ("compliance.rework_hours.cv", "m"),
+    ("compliance.annual_audit_hours", "m"),
+    ("base_model.response_probability", "m"),
+    ("base_model.migration_hours_per_adapter", "m"),
+    ("promotion.bad_rollout_prob", "m"),
+    ("promotion.rollback_hours.mean", "m"),
+    ("promotion.rollback_hours.cv", "m"),
+)
+_Q_NAMES = (
+    ("adapters", "s"),
+    ("engineers", "s"),
+    ("reviewers", "s"),
+    ("arrivals", "s"),
+    ("refresh_stagger", "s"),
+    ("drift_quality_drop.family", "s"),
+    ("training.owner", "m"),
+    ("training.retention_runs", "m"),
+    ("training.data_prep_hours.family", "m"),
+    ("training.gpu_hours.family", "m"),
+    ("training.vendor_turnaround_days.family", "m"),
+    ("gpu_pool.reserved", "m"),
+    ("gpu_pool.burst_max", "m"),
+    ("gpu_pool.burst_tier", "m"),
+    ("evaluation.gpu_hours.family", "m"),
+    ("evaluation.engineer_hours.family", "m"),
+    ("serving.owner", "m"),
+    ("serving.mode", "m"),
+    ("serving.min_gpus_per_deployment", "m"),
+    ("serving.adapters_per_deployment", "m"),
+    ("oncall.mttr_hours.family", "m"),
+    ("platform.detection_delay_days.family", "m"),
+    ("compliance.review_hours.family", "m"),
+    ("compliance.rework_hours.family", "m"),
+    ("promotion.rollback_hours.family", "m"),
+)
+
+(
+    P_REGULATED,
+    P_INTERVAL,
+    P_DRIFT_RATE,
+    P_DROP_MEAN,
+    P_DROP_CV,
+    P_STALE_USD,
+    P_DOWN_USD,
+    P_RELEASE_RATE,
+    P_TOKENS,
+    P_GROWTH,
+    P_TRAIN_TOKENS,
+    P_INCIDENT_RATE,
+    P_SEV_P0,
+    P_SEV_P1,
+    P_SEV_P2,
+    P_SEV_DOWN0,
+    P_SEV_DOWN1,
+    P_SEV_DOWN2,
+    P_SEV_MTTR0,
+    P_SEV_MTTR1,
+    P_SEV_MTTR2,
+    P_AFTER_SHARE,
+    P_ENG_HPD,
+    P_REV_HPD,
+    P_WORK_HOURS,
+    P_ENG_ANNUAL,
+    P_REV_ANNUAL,
+    P_GPU_RESERVED,
+    P_GPU_ON_DEMAND,
+    P_GPU_SPOT,
+    P_STORAGE,
+    P_PREP_MEAN,
+    P_PREP_CV,
+    P_TRAIN_MEAN,
+    P_TRAIN_CV,
+    P_TRAIN_FAIL,
+    P_CKPT_HOURS,
+    P_CKPT_GB,
+    P_VENDOR_TRAIN_USD,
+    P_TURN_MEAN,
+    P_TURN_CV,
+    P_SPOT_RATE,
+    P_EVAL_GPU_MEAN,
+    P_EVAL_GPU_CV,
+    P_EVAL_HOURS_MEAN,
+    P_EVAL_HOURS_CV,
+    P_EVAL_FAIL,
+    P_EVAL_VENDOR_USD,
+    P_SERVE_TPH,
+    P_SERVE_UTIL,
+    P_SERVE_TOKEN_USD,
+    P_SERVE_DEPLOY_USD,
+    P_SLA_UPTIME,
+    P_SLA_CREDIT,
+    P_INC_MULT,
+    P_MTTR_MEAN,
+    P_MTTR_CV,
+    P_AFTER_MULT,
+    P_ESCALATION,
+    P_BASE_FTE,
+    P_FTE_PER_ADAPTER,
+    P_MAX_FTE,
+    P_MON_BUILD,
+    P_MON_YEAR,
+    P_DETECT_MEAN,
+    P_DETECT_CV,
+    P_VENDOR_PLATFORM,
+    P_REVIEW_MEAN,
+    P_REVIEW_CV,
+    P_REJECT,
+    P_REWORK_MEAN,
+    P_REWORK_CV,
+    P_AUDIT_HOURS,
+    P_RESPONSE,
+    P_MIGRATION,
+    P_BAD_ROLLOUT,
+    P_ROLLBACK_MEAN,
+    P_ROLLBACK_CV,
+) = range(len(_P_NAMES))
+(
+    Q_ADAPTERS,
+    Q_ENGINEERS,
+    Q_REVIEWERS,
+    Q_DETERMINISTIC,
+    Q_STAGGER,
+    Q_DROP_FAM,
+    Q_TRAIN_OWNER,
+    Q_RETENTION,
+    Q_PREP_FAM,
+    Q_TRAIN_FAM,
+    Q_TURN_FAM,
+    Q_RESERVED,
+    Q_BURST,
+    Q_SPOT,
+    Q_EVAL_GPU_FAM,
+    Q_EVAL_HOURS_FAM,
+    Q_SERVE_OWNER,
+    Q_SERVE_MODE,
+    Q_MIN_GPUS,
+    Q_APD,
+    Q_MTTR_FAM,
+    Q_DETECT_FAM,
+    Q_REVIEW_FAM,
+    Q_REWORK_FAM,
+    Q_ROLLBACK_FAM,
+) = range(len(_Q_NAMES))
+
+# ledger categories and metrics, by position in sim.ledger.CATEGORIES / sim.replication.METRICS
+C_GPU_TRAINING, C_GPU_SERVING, C_STORAGE, C_MONITORING, C_LABOR_PLATFORM, C_LABOR_PIPELINE = range(6)
+C_LABOR_ONCALL, C_LABOR_COMPLIANCE, C_VENDOR_TRAINING, C_VENDOR_INFERENCE, C_VENDOR_PLATFORM = range(6, 11)
+C_SLA_CREDIT, C_DOWNTIME, C_STALENESS = range(11, 14)
+(
+    M_DRIFT_EVENTS,
+    M_RELEASES,
+    M_REQUESTED,
+    M_MERGED,
+    M_COMPLETED,
+    M_TRAINING_RUNS,
+    M_TRAINING_FAILURES,
+    M_SPOT_PREEMPTIONS,
+    M_EVAL_FAILURES,
+    M_REJECTIONS,
+    M_ROLLBACKS,
+    M_FORCED,
+    M_INCIDENTS,
+    M_SLA_BREACHES,
+    M_DOWNTIME_HOURS,
+    M_STALE_DAYS,
+    M_DEFICIT_DAYS,
+    M_GPU_HOURS,
+    M_GPU_UTIL,
+    M_GPU_BUSY,
+    M_GPU_QUEUE,
+    M_GPU_WAIT,
+    M_ENG_HOURS_PIPELINE,
+    M_ENG_HOURS_ONCALL,
+    M_ENG_UTIL,
+    M_ENG_WAIT,
+    M_ENG_PREEMPTIONS,
+    M_REVIEW_BACKLOG,
+    M_REVIEW_WAIT,
+    M_REVIEW_UTIL,
+    M_UNSTABLE_GPU,
+    M_UNSTABLE_ENG,
+    M_UNSTABLE_REVIEW,
+    M_IN_FLIGHT,
+    M_TRUNCATED,
+    M_EVENTS,
+) = range(36)
+
+# keyed-random streams as plain module constants (numba reads these as compile-time ints)
+S_DATA_PREP = Stream.DATA_PREP
+S_DETECTION_DELAY = Stream.DETECTION_DELAY
+S_DRIFT_DROP = Stream.DRIFT_DROP
+S_DRIFT_GAP = Stream.DRIFT_GAP
+S_EVAL_FAIL = Stream.EVAL_FAIL
+S_EVAL_GPU = Stream.EVAL_GPU
+S_EVAL_HOURS = Stream.EVAL_HOURS
+S_INCIDENT_AFTER_HOURS = Stream.INCIDENT_AFTER_HOURS
+S_INCIDENT_GAP = Stream.INCIDENT_GAP
+S_INCIDENT_MTTR = Stream.INCIDENT_MTTR
+S_INCIDENT_SEVERITY = Stream.INCIDENT_SEVERITY
+S_REGULATED = Stream.REGULATED
+S_RELEASE_GAP = Stream.RELEASE_GAP
+S_RELEASE_RESPONSE = Stream.RELEASE_RESPONSE
+S_REVIEW_HOURS = Stream.REVIEW_HOURS
+S_REVIEW_REJECT = Stream.REVIEW_REJECT
+S_REWORK_HOURS = Stream.REWORK_HOURS
+S_ROLLBACK_HOURS = Stream.ROLLBACK_HOURS
+S_ROLLOUT_BAD = Stream.ROLLOUT_BAD
+S_SPOT_PREEMPT = Stream.SPOT_PREEMPT
+S_TRAIN_FAIL = Stream.TRAIN_FAIL
+S_TRAIN_FAIL_POINT = Stream.TRAIN_FAIL_POINT
+S_TRAIN_WORK = Stream.TRAIN_WORK
+S_VENDOR_TURNAROUND = Stream.VENDOR_TURNAROUND
+
+# event kinds, priorities, process kinds
+H_START, H_RESUME, H_INTERRUPT, H_CONTINUE = 0, 1, 2, 3
+URGENT, NORMAL = 0, 1
+K_DRIFT, K_DETECT, K_SCHEDULE, K_RELEASES, K_FAULTS, K_INCIDENT, K_SLA, K_REFRESH = range(8)
+INCIDENT_PRIORITY, PIPELINE_PRIORITY = 0, 1
+ACT_PIPELINE, ACT_ONCALL = 0, 1
+TEAM = 0
+SHARED = 1
+# process float slots
+F_A, F_B, F_C, F_D, F_E = range(5)
+NF = 5
+# engineer-work slots
+W_REMAINING, W_START, W_HOURS, W_PREMIUM, W_ASKED = range(5)
+NW = 5
+# monitor slots: busy, queued, last, busy_area, queue_area, wait_total, served
+MB, MQ, ML, MBA, MQA, MWT, MS = range(7)
+
+_DPM = 365.0 / 12.0
+ADVANCE_DONE, ADVANCE_TRUNCATED, ADVANCE_GROW = 0, 1, 2
+
+
+def _check_layout() -> None:
+    """The kernel's fixed positions must match sim.ledger and sim.replication."""
+    expected_c = ("gpu_training", "gpu_serving", "storage", "monitoring", "labor_platform", "labor_pipeline", "labor_oncall")
+    assert CATEGORIES[:7] == expected_c and CATEGORIES[13] == "staleness" and len(CATEGORIES) == 14
+    assert METRICS[M_EVENTS] == "events" and METRICS[M_GPU_WAIT] == "gpu_wait_mean_hours" and len(METRICS) == 36
+    assert METRICS[M_REVIEW_UTIL] == "reviewer_utilization" and METRICS[M_DRIFT_EVENTS] == "drift_events"
+
+
+def pack_parameters(run: CompiledRun) -> tuple[np.ndarray, np.ndarray]:
+    """Float parameters ``[models, replications, NP]`` and integer ones ``[models, NQ]``."""
+    _check_layout()
+    n_models, n_reps = run.n_models, run.replications.shape[0]
+    floats = np.empty((n_models, n_reps, len(_P_NAMES)))
+    for j, (name, where) in enumerate(_P_NAMES):
+        floats[:, :, j] = run.scenario_values[None, :, SV[name]] if where == "s" else run.model_values[:, :, MV[name]]
+    ints = np.empty((n_models, len(_Q_NAMES)), dtype=np.int64)
+    for j, (name, where) in enumerate(_Q_NAMES):
+        ints[:, j] = run.scenario_codes[SC[name]] if where == "s" else run.model_codes[:, MC[name]]
+    return floats, ints
+
+
+# -- small pure helpers -------------------------------------------------------------------
+PID_BITS = 26  # up to 67 million live processes
+PID_MASK = (1 << PID_BITS) - 1
+VER_MASK = (1 << 36) - 1  # versions compare modulo 2**36: a stale event never lives that long
+
+
+@njit(cache=True, inline="always")
+def _heap_push(ht, hk, hl, n, t, prio, seq, pid, ver, how):
+    """Push an event: ordered by (time, priority, sequence), as SimPy's (time, priority, eid)."""
+    key = (prio << 56) | seq
+    payload = ((ver & VER_MASK) << (PID_BITS + 2)) | (pid << 2) | how
+    i = n
+    while i > 0:
+        parent = (i - 1) >> 1
+        pt = ht[parent]
+        if t < pt or (t == pt and key < hk[parent]):
+            ht[i] = pt
+            hk[i] = hk[parent]
+            hl[i] = hl[parent]
+            i = parent
+        else:
+            break
+    ht[i] = t
+    hk[i] = key
+    hl[i] = payload
+
+
+@njit(cache=True, inline="always")
+def _heap_pop(ht, hk, hl, n):
+    """Remove the root of a heap of size n (the caller reads it first)."""
+    last = n - 1
+    t = ht[last]
+    key = hk[last]
+    payload = hl[last]
+    n = last
+    i = 0
+    while True:
+        child = 2 * i + 1
+        if child >= n:
+            break
+        right = child + 1
+        if right < n and (ht[right] < ht[child] or (ht[right] == ht[child] and hk[right] < hk[child])):
+            child = right
+        ct = ht[child]
+        if ct < t or (ct == t and hk[child] < key):
+            ht[i] = ct
+            hk[i] = hk[child]
+            hl[i] = hl[child]
+            i = child
+        else:
+            break
+    ht[i] = t
+    hk[i] = key
+    hl[i] = payload
+
+
+@njit(cache=True)
+def _grow_f(a, n):
+    b = np.empty(n, a.dtype)
+    b[: a.shape[0]] = a
+    return b
+
+
+@njit(cache=True)
+def _grow_f2(a, n):
+    b = np.empty((n, a.shape[1]), a.dtype)
+    b[: a.shape[0]] = a
+    return b
+
+
+@njit(cache=True, inline="always")
+def _monitor(mon, now, busy, queued):
+    mon[MBA] += mon[MB] * (now - mon[ML])
+    mon[MQA] += mon[MQ] * (now - mon[ML])
+    mon[ML] = now
+    mon[MB] += busy
+    mon[MQ] += queued
+
+
+@njit(cache=True, inline="always")
+def _book(usd, t, category, amount):
+    if amount != 0.0:
+        usd[year_of(t, usd.shape[0]), category] += amount
+
+
+@njit(cache=True)
+def _monitor_summary(mon, horizon, capacity, out, i_util, i_busy, i_queue, i_wait, i_unstable, wait_scale):
+    mon[MBA] += mon[MB] * (horizon - mon[ML])
+    mon[MQA] += mon[MQ] * (horizon - mon[ML])
+    mon[ML] = horizon
+    busy_mean = mon[MBA] / horizon
+    utilization = busy_mean / capacity if capacity else 0.0
+    if i_util >= 0:
+        out[i_util] = utilization
+    if i_busy >= 0:
+        out[i_busy] = busy_mean
+    if i_queue >= 0:
+        out[i_queue] = mon[MQA] / horizon
+    if i_wait >= 0:
+        out[i_wait] = (mon[MWT] / mon[MS] if mon[MS] else 0.0) * wait_scale
+    out[i_unstable] = 1.0 if (mon[MQ] > 0 and (capacity == 0 or utilization >= 0.98)) else 0.0
+
+
+# -- one replication of one operating model -------------------------------------------------
+@njit(cache=True)
+def _advance(
+    P,
+    Q,
+    seed,
+    rep,
+    max_events,
+    horizon,
+    months,
+    usd,
+    out,
+    a_deficit,
+    a_since,
+    a_promotions,
+    a_in_flight,
+    a_checkpoints,
+    a_refreshes,
+    a_train,
+    a_spot,
+    a_evals,
+    a_reviews,
+    a_promo_k,
+    a_regulated,
+    d_size,
+    vendor_fee,
+    sla_down,
+    p_kind,
+    p_pc,
+    p_ent,
+    p_ver,
+    p_k,
+    p_a,
+    p_f,
+    p_w,
+    p_in_work,
+    p_wstate,
+    p_wret,
+    p_wact,
+    p_wprio,
+    p_worder,
+    free_ids,
+    ht,
+    hk,
+    hl,
+    gpu_busy,
+    gq_pid,
+    gq_asked,
+    rq_pid,
+    rq_asked,
+    eu_pid,
+    eu_prio,
+    eu_asked,
+    ew_pid,
+    ew_prio,
+    ew_asked,
+    ew_order,
+    gpu_mon,
+    eng_mon,
+    rev_mon,
+    st,
+    sf,
+):
+    """Process events until the horizon, the event cap, or a pool or table needs to grow.
+
+    No array is re-bound in here, so numba keeps reference counting out of the event loop.
+    """
+    hn = st[0]
+    seq = st[1]
+    n_procs = st[2]
+    n_free = st[3]
+    gq_head = st[4]
+    gq_tail = st[5]
+    rq_head = st[6]
+    rq_tail = st[7]
+    reviewers_idle = st[8]
+    n_users = st[9]
+    n_ewait = st[10]
+    eng_arrivals = st[11]
+    events = st[12]
+    now = sf[0]
+    storage_gb = sf[1]
+    storage_since = sf[2]
+    n_adapters = Q[Q_ADAPTERS]
+    deterministic = Q[Q_DETERMINISTIC] == 1
+    engineer_rate = P[P_ENG_ANNUAL] / P[P_WORK_HOURS]
+    reviewer_rate = P[P_REV_ANNUAL] / P[P_WORK_HOURS]
+    sev_cum0 = P[P_SEV_P0]
+    sev_cum1 = P[P_SEV_P0] + P[P_SEV_P1]
+    team_serving = Q[Q_SERVE_OWNER] == TEAM
+    spot = Q[Q_SPOT] == 1
+    n_reserved = Q[Q_RESERVED]
+    n_gpus = n_reserved + Q[Q_BURST]
+    n_engineers = Q[Q_ENGINEERS]
+    sla_applies = (not team_serving) and P[P_SLA_CREDIT] > 0.0
+    cap = p_kind.shape[0]
+    hcap = ht.shape[0]
+    status = ADVANCE_DONE
+    while hn > 0 and ht[0] < horizon:
+        if (
+            n_procs + n_adapters + 4 >= cap
+            or hn + 2 * n_adapters + 8 >= hcap
+            or n_free + 1 >= free_ids.shape[0]
+            or gq_tail + 1 >= gq_pid.shape[0]
+            or rq_tail + 1 >= rq_pid.shape[0]
+        ):
+            status = ADVANCE_GROW
+            break
+        now = ht[0]
+        payload = hl[0]
+        pid = (payload >> 2) & PID_MASK
+        ver = payload >> (PID_BITS + 2)
+        how = payload & 3
+        _heap_pop(ht, hk, hl, hn)
+        hn -= 1
+        events += 1
+        if (p_ver[pid] & VER_MASK) == ver:
+            kind = p_kind[pid]
+            i = p_ent[pid]
+            ended = False
+            waiting = False
+            while not (ended or waiting):
+                # ---- engineer work, a subroutine of the pipeline and incidents ----
+                if p_in_work[pid]:
+                    state = p_wstate[pid]
+                    if state == 0:  # ask for an engineer
+                        prio = p_wprio[pid]
+                        order = eng_arrivals
+                        eng_arrivals += 1
+                        p_w[pid, W_ASKED] = now
+                        p_worder[pid] = order
+                        p_w[pid, W_START] = math.nan
+                        granted = False
+                        if n_users < n_engineers:
+                            granted = True
+                        elif prio == INCIDENT_PRIORITY:
+                            # victim: the pipeline user whose request is the latest, first in grant order
+                            victim = -1
+                            latest = -math.inf
+                            for u in range(n_users):
+                                if eu_prio[u] > INCIDENT_PRIORITY and eu_asked[u] > latest:
+                                    latest = eu_asked[u]
+                                    victim = u
+                            if victim >= 0:
+                                vpid = eu_pid[victim]
+                                for u in range(victim, n_users - 1):
+                                    eu_pid[u] = eu_pid[u + 1]
+                                    eu_prio[u] = eu_prio[u + 1]
+                                    eu_asked[u] = eu_asked[u + 1]
+                                n_users -= 1
+                                _monitor(eng_mon, now, -1.0, 0.0)
+                                out[M_ENG_PREEMPTIONS] += 1.0
+                                p_ver[vpid] += 1
+                                _heap_push(ht, hk, hl, hn, now, URGENT, seq, vpid, p_ver[vpid], H_INTERRUPT)
+                                hn += 1
+                                seq += 1
+                                granted = True
+                        if granted:
+                            eu_pid[n_users] = pid
+                            eu_prio[n_users] = prio
+                            eu_asked[n_users] = now
+                            n_users += 1
+                            _monitor(eng_mon, now, 1.0, 0.0)
+                            eng_mon[MWT] += 0.0
+                            eng_mon[MS] += 1.0
+                            _heap_push(ht, hk, hl, hn, now, NORMAL, seq, pid, p_ver[pid], H_RESUME)
+                            hn += 1
+                            seq += 1
+                        else:
+                            _monitor(eng_mon, now, 0.0, 1.0)
+                            pos = n_ewait
+                            while pos > 0:
+                                q = pos - 1
+                                later = ew_prio[q] > prio or (
+                                    ew_prio[q] == prio and (ew_asked[q] > now or (ew_asked[q] == now and ew_order[q] > order))
+                                )
+                                if not later:
+                                    break
+                                pos = q
+                            for q in range(n_ewait, pos, -1):
+                                ew_pid[q] = ew_pid[q - 1]
+                                ew_prio[q] = ew_prio[q - 1]
+                                ew_asked[q] = ew_asked[q - 1]
+                                ew_order[q] = ew_order[q - 1]
+                            ew_pid[pos] = pid
+                            ew_prio[pos] = prio
+                            ew_asked[pos] = now
+                            ew_order[pos] = order
+                            n_ewait += 1
+                        p_wstate[pid] = 1
+                        waiting = True
+                    elif state == 1:  # waiting for the grant
+                        if how == H_INTERRUPT:
+                            p_wstate[pid] = 0  # granted and pre-empted in the same instant: ask again
+                            how = H_CONTINUE
+                        else:
+                            p_w[pid, W_START] = now
+                            _heap_push(ht, hk, hl, hn, now + p_w[pid, W_REMAINING], NORMAL, seq, pid, p_ver[pid], H_RESUME)
+                            hn += 1
+                            seq += 1
+                            p_wstate[pid] = 2
+                            waiting = True
+                    else:  # working
+                        finished = False
+                        if how == H_INTERRUPT:
+                            p_w[pid, W_REMAINING] -= now - p_w[pid, W_START]
+                            if p_w[pid, W_REMAINING] > 0.0:
+                                p_wstate[pid] = 0
+                                how = H_CONTINUE
+                            else:
+                                finished = True
+                        else:
+                            p_w[pid, W_REMAINING] = 0.0
+                            # release the engineer; the first waiting request takes it
+                            for u in range(n_users):
+                                if eu_pid[u] == pid:
+                                    for v in range(u, n_users - 1):
+                                        eu_pid[v] = eu_pid[v + 1]
+                                        eu_prio[v] = eu_prio[v + 1]
+                                        eu_asked[v] = eu_asked[v + 1]
+                                    n_users -= 1
+                                    break
+                            _monitor(eng_mon, now, -1.0, 0.0)
+                            if n_ewait > 0:
+                                head = ew_pid[0]
+                                head_prio = ew_prio[0]
+                                head_asked = ew_asked[0]
+                                for q in range(n_ewait - 1):
+                                    ew_pid[q] = ew_pid[q + 1]
+                                    ew_prio[q] = ew_prio[q + 1]
+                                    ew_asked[q] = ew_asked[q + 1]
+                                    ew_order[q] = ew_order[q + 1]
+                                n_ewait -= 1
+                                _monitor(eng_mon, now, 0.0, -1.0)
+                                eu_pid[n_users] = head
+                                eu_prio[n_users] = head_prio
+                                eu_asked[n_users] = head_asked
+                                n_users += 1
+                                _monitor(eng_mon, now, 1.0, 0.0)
+                                eng_mon[MWT] += now - head_asked
+                                eng_mon[MS] += 1.0
+                                _heap_push(ht, hk, hl, hn, now, NORMAL, seq, head, p_ver[head], H_RESUME)
+                                hn += 1
+                                seq += 1
+                            finished = True
+                        if finished:
+                            hours = p_w[pid, W_HOURS]
+                            if p_wact[pid] == ACT_ONCALL:
+                                _book(usd, now, C_LABOR_ONCALL, hours * engineer_rate * p_w[pid, W_PREMIUM])
+                                out[M_ENG_HOURS_ONCALL] += hours
+                            else:
+                                _book(usd, now, C_LABOR_PIPELINE, hours * engineer_rate * p_w[pid, W_PREMIUM])
+                                out[M_ENG_HOURS_PIPELINE] += hours
+                            p_in_work[pid] = False
+                            p_pc[pid] = p_wret[pid]
+                            how = H_CONTINUE
+                    continue
+
+                pc = p_pc[pid]
+                # each branch either sets `waiting` (an event is pending), `ended`, or moves pc on
+                if kind == K_DRIFT:
+                    rate = P[P_DRIFT_RATE]
+                    if pc == 0:
+                        if rate <= 0.0:
+                            ended = True
+                            continue
+                        p_k[pid] = 0
+                    else:
+                        k = p_k[pid]
+                        drop = keyed_event(seed, rep, S_DRIFT_DROP, i, k, Q[Q_DROP_FAM], P[P_DROP_MEAN], P[P_DROP_CV])
+                        out[M_DRIFT_EVENTS] += 1.0
+                        # set deficit (accrue staleness first)
+                        if a_deficit[i] > 0.0 and now > a_since[i]:
+                            out[M_STALE_DAYS] += now - a_since[i]
+                            out[M_DEFICIT_DAYS] += a_deficit[i] * (now - a_since[i])
+                            accrue(usd, a_since[i], now, a_deficit[i] * P[P_STALE_USD], C_STALENESS)
+                        a_deficit[i] = a_deficit[i] + drop
+                        a_since[i] = now
+                        # start detection
+                        if n_free > 0:
+                            n_free -= 1
+                            npid = free_ids[n_free]
+                        else:
+                            npid = n_procs
+                            n_procs += 1
+                        p_kind[npid] = K_DETECT
+                        p_ent[npid] = i
+                        p_pc[npid] = 0
+                        p_k[npid] = k
+                        p_a[npid] = a_promotions[i]
+                        p_in_work[npid] = False
+                        _heap_push(ht, hk, hl, hn, now, URGENT, seq, npid, p_ver[npid], H_START)
+                        hn += 1
+                        seq += 1
+                        p_k[pid] = k + 1
+                    u = 0.5 if deterministic else keyed_uniform(seed, rep, S_DRIFT_GAP, i, p_k[pid])
+                    gap = arrival_gap(u, rate, deterministic)
+                    _heap_push(ht, hk, hl, hn, now + gap, NORMAL, seq, pid, p_ver[pid], H_RESUME)
+                    hn += 1
+                    seq += 1
+                    p_pc[pid] = 1
+                    waiting = True
+
+                elif kind == K_DETECT:
+                    if pc == 0:
+                        delay = keyed_event(seed, rep, S_DETECTION_DELAY, i, p_k[pid], Q[Q_DETECT_FAM], P[P_DETECT_MEAN], P[P_DETECT_CV])
+                        p_pc[pid] = 1
+                        if delay > 0.0:
+                            _heap_push(ht, hk, hl, hn, now + delay, NORMAL, seq, pid, p_ver[pid], H_RESUME)
+                            hn += 1
+                            seq += 1
+                            waiting = True
+                        continue
+                    ended = True
+                    if a_promotions[i] != p_a[pid]:
+                        continue
+                    # request a refresh (reason: drift)
+                    out[M_REQUESTED] += 1.0
+                    if a_in_flight[i]:
+                        out[M_MERGED] += 1.0
+                    else:
+                        a_in_flight[i] = True
+                        if n_free > 0:
+                            n_free -= 1
+                            npid = free_ids[n_free]
+                        else:
+                            npid = n_procs
+                            n_procs += 1
+                        p_kind[npid] = K_REFRESH
+                        p_ent[npid] = i
+                        p_pc[npid] = 0
+                        p_f[npid, F_A] = 0.0
+                        p_in_work[npid] = False
+                        _heap_push(ht, hk, hl, hn, now, URGENT, seq, npid, p_ver[npid], H_START)
+                        hn += 1
+                        seq += 1
+
+                elif kind == K_SCHEDULE:
+                    interval = P[P_INTERVAL]
+                    if pc == 0:
+                        if interval <= 0.0:
+                            ended = True
+                            continue
+                        p_k[pid] = 1
+                    else:
+                        out[M_REQUESTED] += 1.0
+                        if a_in_flight[i]:
+                            out[M_MERGED] += 1.0
+                        else:
+                            a_in_flight[i] = True
+                            if n_free > 0:
+                                n_free -= 1
+                                npid = free_ids[n_free]
+                            else:
+                                npid = n_procs
+                                n_procs += 1
+                            p_kind[npid] = K_REFRESH
+                            p_ent[npid] = i
+                            p_pc[npid] = 0
+                            p_f[npid, F_A] = 0.0
+                            p_in_work[npid] = False
+                            _heap_push(ht, hk, hl, hn, now, URGENT, seq, npid, p_ver[npid], H_START)
+                            hn += 1
+                            seq += 1
+                        p_k[pid] += 1
+                    offset = interval * i / n_adapters if Q[Q_STAGGER] == 1 else 0.0
+                    due = interval * p_k[pid] + offset
+                    _heap_push(ht, hk, hl, hn, now + (due - now), NORMAL, seq, pid, p_ver[pid], H_RESUME)
+                    hn += 1
+                    seq += 1
+                    p_pc[pid] = 1
+                    waiting = True
+
+                elif kind == K_RELEASES:
+                    rate = P[P_RELEASE_RATE]
+                    if pc == 0:
+                        if rate <= 0.0:
+                            ended = True
+                            continue
+                        p_k[pid] = 0
+                    else:
+                        k = p_k[pid]
+                        out[M_RELEASES] += 1.0
+                        if keyed_uniform(seed, rep, S_RELEASE_RESPONSE, 0, k) < P[P_RESPONSE]:
+                            out[M_FORCED] += 1.0
+                            for a in range(n_adapters):
+                                out[M_REQUESTED] += 1.0
+                                if a_in_flight[a]:
+                                    out[M_MERGED] += 1.0
+                                    continue
+                                a_in_flight[a] = True
+                                if n_free > 0:
+                                    n_free -= 1
+                                    npid = free_ids[n_free]
+                                else:
+                                    npid = n_procs
+                                    n_procs += 1
+                                p_kind[npid] = K_REFRESH
+                                p_ent[npid] = a
+                                p_pc[npid] = 0
+                                p_f[npid, F_A] = P[P_MIGRATION]
+                                p_in_work[npid] = False
+                                _heap_push(ht, hk, hl, hn, now, URGENT, seq, npid, p_ver[npid], H_START)
+                                hn += 1
+                                seq += 1
+                        p_k[pid] = k + 1
+                    u = 0.5 if deterministic else keyed_uniform(seed, rep, S_RELEASE_GAP, 0, p_k[pid])
+                    gap = arrival_gap(u, rate, deterministic)
+                    _heap_push(ht, hk, hl, hn, now + gap, NORMAL, seq, pid, p_ver[pid], H_RESUME)
+                    hn += 1
+                    seq += 1
+                    p_pc[pid] = 1
+                    waiting = True
+
+                elif kind == K_FAULTS:
+                    rate = P[P_INCIDENT_RATE] * P[P_INC_MULT]
+                    if pc == 0:
+                        if rate <= 0.0:
+                            ended = True
+                            continue
+                        p_k[pid] = 0
+                    else:
+                        k = p_k[pid]
+                        if n_free > 0:
+                            n_free -= 1
+                            npid = free_ids[n_free]
+                        else:
+                            npid = n_procs
+                            n_procs += 1
+                        p_kind[npid] = K_INCIDENT
+                        p_ent[npid] = i
+                        p_pc[npid] = 0
+                        p_k[npid] = k
+                        p_in_work[npid] = False
+                        _heap_push(ht, hk, hl, hn, now, URGENT, seq, npid, p_ver[npid], H_START)
+                        hn += 1
+                        seq += 1
+                        p_k[pid] = k + 1
+                    u = 0.5 if deterministic else keyed_uniform(seed, rep, S_INCIDENT_GAP, i, p_k[pid])
+                    gap = arrival_gap(u, rate, deterministic)
+                    _heap_push(ht, hk, hl, hn, now + gap, NORMAL, seq, pid, p_ver[pid], H_RESUME)
+                    hn += 1
+                    seq += 1
+                    p_pc[pid] = 1
+                    waiting = True
+
+                elif kind == K_INCIDENT:
+                    k = p_k[pid]
+                    if pc == 0:
+                        u = keyed_uniform(seed, rep, S_INCIDENT_SEVERITY, i, k)
+                        severity = 0 if u < sev_cum0 else (1 if u < sev_cum1 else 2)
+                        multiplier = P[P_SEV_MTTR0 + severity]
+                        mttr = keyed_event(seed, rep, S_INCIDENT_MTTR, i, k, Q[Q_MTTR_FAM], P[P_MTTR_MEAN], P[P_MTTR_CV]) * multiplier
+                        after = keyed_uniform(seed, rep, S_INCIDENT_AFTER_HOURS, i, k) < P[P_AFTER_SHARE]
+                        premium = P[P_AFTER_MULT] if after else 1.0
+                        out[M_INCIDENTS] += 1.0
+                        p_a[pid] = severity
+                        p_f[pid, F_A] = now  # started
+                        p_f[pid, F_B] = mttr
+                        p_f[pid, F_C] = premium
+                        if team_serving:
+                            p_wret[pid] = 1
+                            p_pc[pid] = 1
+                            if mttr > 0.0:
+                                p_in_work[pid] = True
+                                p_wstate[pid] = 0
+                                p_wprio[pid] = INCIDENT_PRIORITY
+                                p_wact[pid] = ACT_ONCALL
+                                p_w[pid, W_HOURS] = mttr
+                                p_w[pid, W_REMAINING] = mttr / 24.0
+                                p_w[pid, W_PREMIUM] = premium
+                            continue
+                        p_pc[pid] = 2
+                        if mttr > 0.0:
+                            _heap_push(ht, hk, hl, hn, now + mttr / 24.0, NORMAL, seq, pid, p_ver[pid], H_RESUME)
+                            hn += 1
+                            seq += 1
+                            waiting = True
+                        continue
+                    severity = p_a[pid]
+                    fraction = P[P_SEV_DOWN0 + severity]
+                    if pc == 1:
+                        outage = (now - p_f[pid, F_A]) * 24.0
+                    else:
+                        outage = p_f[pid, F_B]
+                        _book(usd, now, C_LABOR_ONCALL, P[P_ESCALATION] * engineer_rate * p_f[pid, F_C])
+                        out[M_ENG_HOURS_ONCALL] += P[P_ESCALATION]
+                        sla_down[month_of(now, months)] += outage * fraction
+                    out[M_DOWNTIME_HOURS] += outage * fraction
+                    _book(usd, now, C_DOWNTIME, outage * fraction * P[P_DOWN_USD] * d_size[i])
+                    ended = True
+
+                elif kind == K_SLA:
+                    if not sla_applies:
+                        ended = True
+                        continue
+                    month = p_k[pid]
+                    if pc == 1:
+                        allowed = (1.0 - P[P_SLA_UPTIME]) * _DPM * 24.0
+                        if sla_down[month] > allowed:
+                            year = month // 12
+                            fee = vendor_fee[year] / 12.0
+                            credit = -P[P_SLA_CREDIT] * fee
+                            if credit != 0.0:
+                                usd[year, C_SLA_CREDIT] += credit
+                            out[M_SLA_BREACHES] += 1.0
+                        month += 1
+                        p_k[pid] = month
+                    if month >= months - 1:
+                        ended = True
+                        continue
+                    _heap_push(ht, hk, hl, hn, now + ((month + 1) * _DPM - now), NORMAL, seq, pid, p_ver[pid], H_RESUME)
+                    hn += 1
+                    seq += 1
+                    p_pc[pid] = 1
+                    waiting = True
+
+                else:  # K_REFRESH: the pipeline of adapter i
+                    if pc == 0:  # data preparation (+ migration hours)
+                        n = a_refreshes[i]
+                        a_refreshes[i] += 1
+                        hours = keyed_event(seed, rep, S_DATA_PREP, i, n, Q[Q_PREP_FAM], P[P_PREP_MEAN], P[P_PREP_CV]) + p_f[pid, F_A]
+                        p_pc[pid] = 1
+                        if hours > 0.0:
+                            p_in_work[pid] = True
+                            p_wstate[pid] = 0
+                            p_wprio[pid] = PIPELINE_PRIORITY
+                            p_wact[pid] = ACT_PIPELINE
+                            p_w[pid, W_HOURS] = hours
+                            p_w[pid, W_REMAINING] = hours / P[P_ENG_HPD]
+                            p_w[pid, W_PREMIUM] = 1.0
+                            p_wret[pid] = 1
+                    elif pc == 1:  # one training attempt
+                        k = a_train[i]
+                        a_train[i] += 1
+                        out[M_TRAINING_RUNS] += 1.0
+                        fails = keyed_uniform(seed, rep, S_TRAIN_FAIL, i, k) < P[P_TRAIN_FAIL]
+                        p_a[pid] = 1 if fails else 0
+                        if Q[Q_TRAIN_OWNER] == TEAM:
+                            work = keyed_event(seed, rep, S_TRAIN_WORK, i, k, Q[Q_TRAIN_FAM], P[P_TRAIN_MEAN], P[P_TRAIN_CV])
+                            p_f[pid, F_B] = work * keyed_uniform(seed, rep, S_TRAIN_FAIL_POINT, i, k) if fails else work  # target
+                            p_f[pid, F_C] = 0.0  # done
+                            p_pc[pid] = 2
+                        else:
+                            turnaround = keyed_event(seed, rep, S_VENDOR_TURNAROUND, i, k, Q[Q_TURN_FAM], P[P_TURN_MEAN], P[P_TURN_CV])
+                            p_pc[pid] = 6
+                            if turnaround > 0.0:
+                                _heap_push(ht, hk, hl, hn, now + turnaround, NORMAL, seq, pid, p_ver[pid], H_RESUME)
+                                hn += 1
+                                seq += 1
+                                waiting = True
+                    elif pc == 2:  # ask for a GPU, or end the attempt
+                        if p_f[pid, F_C] < p_f[pid, F_B]:
+                            gpu = -1
+                            for g in range(n_gpus):
+                                if not gpu_busy[g]:
+                                    gpu = g
+                                    break
+                            if gpu >= 0:
+                                gpu_busy[gpu] = True
+                                _monitor(gpu_mon, now, 1.0, 0.0)
+                                gpu_mon[MWT] += 0.0
+                                gpu_mon[MS] += 1.0
+                                p_k[pid] = gpu
+                                _heap_push(ht, hk, hl, hn, now, NORMAL, seq, pid, p_ver[pid], H_RESUME)
+                                hn += 1
+                                seq += 1
+                            else:
+                                _monitor(gpu_mon, now, 0.0, 1.0)
+                                gq_pid[gq_tail] = pid
+                                gq_asked[gq_tail] = now
+                                gq_tail += 1
+                            p_pc[pid] = 3
+                            waiting = True
+                        elif p_a[pid] == 1:
+                            out[M_TRAINING_FAILURES] += 1.0
+                            p_pc[pid] = 1
+                        else:
+                            p_pc[pid] = 7
+                    elif pc == 3:  # got GPU p_k: run a segment
+                        gpu = p_k[pid]
+                        remaining = p_f[pid, F_B] - p_f[pid, F_C]
+                        preempt_after = math.inf
+                        if gpu >= n_reserved and spot:
+                            rate = P[P_SPOT_RATE]
+                            u = keyed_uniform(seed, rep, S_SPOT_PREEMPT, i, a_spot[i])
+                            a_spot[i] += 1
+                            if rate > 0.0:
+                                preempt_after = exponential_time(u, rate)
+                        if preempt_after < remaining:
+                            p_f[pid, F_D] = preempt_after
+                            p_pc[pid] = 4
+                            _heap_push(ht, hk, hl, hn, now + preempt_after / 24.0, NORMAL, seq, pid, p_ver[pid], H_RESUME)
+                        else:
+                            p_f[pid, F_D] = remaining
+                            p_pc[pid] = 5
+                            _heap_push(ht, hk, hl, hn, now + remaining / 24.0, NORMAL, seq, pid, p_ver[pid], H_RESUME)
+                        hn += 1
+                        seq += 1
+                        waiting = True
+                    elif pc == 4 or pc == 5 or pc == 11:  # release a GPU after F_D hours (training or evaluation)
+                        gpu = p_k[pid]
+                        used = p_f[pid, F_D]
+                        if gpu >= n_reserved:
+                            price = P[P_GPU_SPOT] if spot else P[P_GPU_ON_DEMAND]
+                            _book(usd, now, C_GPU_TRAINING, used * price)
+                        out[M_GPU_HOURS] += used
+                        if gq_tail > gq_head:
+                            nxt = gq_pid[gq_head]
+                            asked = gq_asked[gq_head]
+                            gq_head += 1
+                            _monitor(gpu_mon, now, 0.0, -1.0)
+                            gpu_mon[MWT] += now - asked
+                            gpu_mon[MS] += 1.0
+                            p_k[nxt] = gpu
+                            _heap_push(ht, hk, hl, hn, now, NORMAL, seq, nxt, p_ver[nxt], H_RESUME)
+                            hn += 1
+                            seq += 1
+                        else:
+                            _monitor(gpu_mon, now, -1.0, 0.0)
+                            gpu_busy[gpu] = False
+                        if pc == 4:
+                            ckpt = P[P_CKPT_HOURS]
+                            p_f[pid, F_C] = math.floor((p_f[pid, F_C] + used) / ckpt) * ckpt
+                            out[M_SPOT_PREEMPTIONS] += 1.0
+                            p_pc[pid] = 2
+                        elif pc == 5:
+                            p_f[pid, F_C] = p_f[pid, F_B]
+                            p_pc[pid] = 2
+                        else:
+                            p_pc[pid] = 12
+                    elif pc == 6:  # vendor job done
+                        if keyed_uniform(seed, rep, S_TRAIN_FAIL, i, a_train[i] - 1) < P[P_TRAIN_FAIL]:
+                            out[M_TRAINING_FAILURES] += 1.0
+                            p_pc[pid] = 1
+                        else:
+                            _book(usd, now, C_VENDOR_TRAINING, P[P_TRAIN_TOKENS] * P[P_VENDOR_TRAIN_USD])
+                            p_pc[pid] = 7
+                    elif pc == 7:  # trained: checkpoint, then evaluate
+                        if a_checkpoints[i] < Q[Q_RETENTION] and P[P_CKPT_GB] > 0.0:
+                            a_checkpoints[i] += 1
+                            accrue(usd, storage_since, now, storage_gb * P[P_STORAGE] / _DPM, C_STORAGE)
+                            storage_since = now
+                            storage_gb += P[P_CKPT_GB]
+                        k = a_evals[i]
+                        a_evals[i] += 1
+                        p_a[pid] = k
+                        gpu_hours = keyed_event(seed, rep, S_EVAL_GPU, i, k, Q[Q_EVAL_GPU_FAM], P[P_EVAL_GPU_MEAN], P[P_EVAL_GPU_CV])
+                        p_f[pid, F_D] = gpu_hours
+                        if gpu_hours > 0.0:
+                            gpu = -1
+                            for g in range(n_gpus):
+                                if not gpu_busy[g]:
+                                    gpu = g
+                                    break
+                            if gpu >= 0:
+                                gpu_busy[gpu] = True
+                                _monitor(gpu_mon, now, 1.0, 0.0)
+                                gpu_mon[MWT] += 0.0
+                                gpu_mon[MS] += 1.0
+                                p_k[pid] = gpu
+                                _heap_push(ht, hk, hl, hn, now, NORMAL, seq, pid, p_ver[pid], H_RESUME)
+                                hn += 1
+                                seq += 1
+                            else:
+                                _monitor(gpu_mon, now, 0.0, 1.0)
+                                gq_pid[gq_tail] = pid
+                                gq_asked[gq_tail] = now
+                                gq_tail += 1
+                            p_pc[pid] = 10
+                            waiting = True
+                        else:
+                            p_pc[pid] = 12
+                    elif pc == 10:  # evaluation GPU granted
+                        _heap_push(ht, hk, hl, hn, now + p_f[pid, F_D] / 24.0, NORMAL, seq, pid, p_ver[pid], H_RESUME)
+                        hn += 1
+                        seq += 1
+                        p_pc[pid] = 11
+                        waiting = True
+                    elif pc == 12:  # evaluation engineer hours
+                        k = p_a[pid]
+                        hours = keyed_event(seed, rep, S_EVAL_HOURS, i, k, Q[Q_EVAL_HOURS_FAM], P[P_EVAL_HOURS_MEAN], P[P_EVAL_HOURS_CV])
+                        p_pc[pid] = 13
+                        if hours > 0.0:
+                            p_in_work[pid] = True
+                            p_wstate[pid] = 0
+                            p_wprio[pid] = PIPELINE_PRIORITY
+                            p_wact[pid] = ACT_PIPELINE
+                            p_w[pid, W_HOURS] = hours
+                            p_w[pid, W_REMAINING] = hours / P[P_ENG_HPD]
+                            p_w[pid, W_PREMIUM] = 1.0
+                            p_wret[pid] = 13
+                    elif pc == 13:  # evaluation verdict
+                        _book(usd, now, C_VENDOR_INFERENCE, P[P_EVAL_VENDOR_USD])
+                        if keyed_uniform(seed, rep, S_EVAL_FAIL, i, p_a[pid]) < P[P_EVAL_FAIL]:
+                            out[M_EVAL_FAILURES] += 1.0
+                            p_pc[pid] = 1
+                        else:
+                            p_pc[pid] = 20 if a_regulated[i] else 30
+                    elif pc == 20:  # compliance review
+                        k = a_reviews[i]
+                        a_reviews[i] += 1
+                        hours = keyed_event(seed, rep, S_REVIEW_HOURS, i, k, Q[Q_REVIEW_FAM], P[P_REVIEW_MEAN], P[P_REVIEW_CV])
+                        if hours <= 0.0:
+                            p_pc[pid] = 30
+                        else:
+                            p_a[pid] = k
+                            p_f[pid, F_D] = hours
+                            if reviewers_idle > 0:
+                                reviewers_idle -= 1
+                                _monitor(rev_mon, now, 1.0, 0.0)
+                                rev_mon[MWT] += 0.0
+                                rev_mon[MS] += 1.0
+                                _heap_push(ht, hk, hl, hn, now, NORMAL, seq, pid, p_ver[pid], H_RESUME)
+                                hn += 1
+                                seq += 1
+                            else:
+                                _monitor(rev_mon, now, 0.0, 1.0)
+                                rq_pid[rq_tail] = pid
+                                rq_asked[rq_tail] = now
+                                rq_tail += 1
+                            p_pc[pid] = 21
+                            waiting = True
+                    elif pc == 21:  # reviewer granted
+                        _heap_push(ht, hk, hl, hn, now + p_f[pid, F_D] / P[P_REV_HPD], NORMAL, seq, pid, p_ver[pid], H_RESUME)
+                        hn += 1
+                        seq += 1
+                        p_pc[pid] = 22
+                        waiting = True
+                    elif pc == 22:  # review done
+                        if rq_tail > rq_head:
+                            nxt = rq_pid[rq_head]
+                            asked = rq_asked[rq_head]
+                            rq_head += 1
+                            _monitor(rev_mon, now, 0.0, -1.0)
+                            rev_mon[MWT] += now - asked
+                            rev_mon[MS] += 1.0
+                            _heap_push(ht, hk, hl, hn, now, NORMAL, seq, nxt, p_ver[nxt], H_RESUME)
+                            hn += 1
+                            seq += 1
+                        else:
+                            _monitor(rev_mon, now, -1.0, 0.0)
+                            reviewers_idle += 1
+                        _book(usd, now, C_LABOR_COMPLIANCE, p_f[pid, F_D] * reviewer_rate)
+                        k = p_a[pid]
+                        if keyed_uniform(seed, rep, S_REVIEW_REJECT, i, k) >= P[P_REJECT]:
+                            p_pc[pid] = 30
+                        else:
+                            out[M_REJECTIONS] += 1.0
+                            rework = keyed_event(seed, rep, S_REWORK_HOURS, i, k, Q[Q_REWORK_FAM], P[P_REWORK_MEAN], P[P_REWORK_CV])
+                            p_pc[pid] = 20
+                            if rework > 0.0:
+                                p_in_work[pid] = True
+                                p_wstate[pid] = 0
+                                p_wprio[pid] = PIPELINE_PRIORITY
+                                p_wact[pid] = ACT_PIPELINE
+                                p_w[pid, W_HOURS] = rework
+                                p_w[pid, W_REMAINING] = rework / P[P_ENG_HPD]
+                                p_w[pid, W_PREMIUM] = 1.0
+                                p_wret[pid] = 20
+                    elif pc == 30:  # promotion
+                        k = a_promo_k[i]
+                        a_promo_k[i] += 1
+                        if keyed_uniform(seed, rep, S_ROLLOUT_BAD, i, k) < P[P_BAD_ROLLOUT]:
+                            out[M_ROLLBACKS] += 1.0
+                            hours = keyed_event(seed, rep, S_ROLLBACK_HOURS, i, k, Q[Q_ROLLBACK_FAM], P[P_ROLLBACK_MEAN], P[P_ROLLBACK_CV])
+                            p_f[pid, F_E] = now  # started
+                            p_pc[pid] = 31
+                            if hours > 0.0:
+                                p_in_work[pid] = True
+                                p_wstate[pid] = 0
+                                p_wprio[pid] = INCIDENT_PRIORITY
+                                p_wact[pid] = ACT_ONCALL
+                                p_w[pid, W_HOURS] = hours
+                                p_w[pid, W_REMAINING] = hours / 24.0
+                                p_w[pid, W_PREMIUM] = 1.0
+                                p_wret[pid] = 31
+                        else:
+                            a_promotions[i] += 1
+                            a_in_flight[i] = False
+                            if a_deficit[i] > 0.0 and now > a_since[i]:
+                                out[M_STALE_DAYS] += now - a_since[i]
+                                out[M_DEFICIT_DAYS] += a_deficit[i] * (now - a_since[i])
+                                accrue(usd, a_since[i], now, a_deficit[i] * P[P_STALE_USD], C_STALENESS)
+                            a_deficit[i] = 0.0
+                            a_since[i] = now
+                            out[M_COMPLETED] += 1.0
+                            ended = True
+                    else:  # pc == 31: rollback done
+                        outage = (now - p_f[pid, F_E]) * 24.0
+                        fraction = P[P_SEV_DOWN1]
+                        out[M_DOWNTIME_HOURS] += outage * fraction
+                        _book(usd, now, C_DOWNTIME, outage * fraction * P[P_DOWN_USD] * 1)
+                        a_in_flight[i] = False
+                        out[M_REQUESTED] += 1.0
+                        a_in_flight[i] = True
+                        # a new refresh (reason: rollback) reuses nothing of this one
+                        if n_free > 0:
+                            n_free -= 1
+                            npid = free_ids[n_free]
+                        else:
+                            npid = n_procs
+                            n_procs += 1
+                        p_kind[npid] = K_REFRESH
+                        p_ent[npid] = i
+                        p_pc[npid] = 0
+                        p_f[npid, F_A] = 0.0
+                        p_in_work[npid] = False
+                        _heap_push(ht, hk, hl, hn, now, URGENT, seq, npid, p_ver[npid], H_START)
+                        hn += 1
+                        seq += 1
+                        ended = True
+                how = H_CONTINUE
+            if ended:
+                p_ver[pid] += 1  # any event still pending for this id is stale from now on
+                free_ids[n_free] = pid
+                n_free += 1
+        if events >= max_events:
+            status = ADVANCE_TRUNCATED
+            break
+    st[0] = hn
+    st[1] = seq
+    st[2] = n_procs
+    st[3] = n_free
+    st[4] = gq_head
+    st[5] = gq_tail
+    st[6] = rq_head
+    st[7] = rq_tail
+    st[8] = reviewers_idle
+    st[9] = n_users
+    st[10] = n_ewait
+    st[11] = eng_arrivals
+    st[12] = events
+    sf[0] = now
+    sf[1] = storage_gb
+    sf[2] = storage_since
+    return status
+
+
+@njit(cache=True)
+def _replication(P, Q, seed, rep, years, max_events, usd, out):
+    """Simulate one replication; fills ``usd[years, categories]`` and ``out[metrics]``."""
+    horizon = years * 365.0
+    months = 12 * years
+    n_adapters = Q[Q_ADAPTERS]
+    reviewer_rate = P[P_REV_ANNUAL] / P[P_WORK_HOURS]
+    team_serving = Q[Q_SERVE_OWNER] == TEAM
+    n_reserved = Q[Q_RESERVED]
+    n_gpus = n_reserved + Q[Q_BURST]
+    n_engineers = Q[Q_ENGINEERS]
+    n_reviewers = Q[Q_REVIEWERS]
+
+    # adapters
+    a_deficit = np.zeros(n_adapters)
+    a_since = np.zeros(n_adapters)
+    a_promotions = np.zeros(n_adapters, np.int64)
+    a_in_flight = np.zeros(n_adapters, np.bool_)
+    a_checkpoints = np.zeros(n_adapters, np.int64)
+    a_refreshes = np.zeros(n_adapters, np.int64)
+    a_train = np.zeros(n_adapters, np.int64)
+    a_spot = np.zeros(n_adapters, np.int64)
+    a_evals = np.zeros(n_adapters, np.int64)
+    a_reviews = np.zeros(n_adapters, np.int64)
+    a_promo_k = np.zeros(n_adapters, np.int64)
+    a_regulated = np.zeros(n_adapters, np.bool_)
+    for i in range(n_adapters):
+        a_regulated[i] = keyed_uniform(seed, rep, S_REGULATED, i, 0) < P[P_REGULATED]
+    regulated_any = False
+    for i in range(n_adapters):
+        regulated_any = regulated_any or a_regulated[i]
+
+    # deployments
+    if Q[Q_SERVE_MODE] == SHARED:
+        per = Q[Q_APD]
+        n_deploy = (n_adapters + per - 1) // per
+        d_size = np.empty(n_deploy, np.int64)
+        for d in range(n_deploy):
+            d_size[d] = min(per, n_adapters - d * per)
+    else:
+        n_deploy = n_adapters
+        d_size = np.ones(n_deploy, np.int64)
+
+    # vendor serving fee per year (also the base of SLA credits)
+    vendor_fee = np.zeros(years)
+    if not team_serving:
+        for y in range(years):
+            tokens = tokens_per_adapter_year_m(P[P_TOKENS], P[P_GROWTH], y) * n_adapters
+            hosting = n_deploy * 8760.0 * P[P_SERVE_DEPLOY_USD]
+            vendor_fee[y] = tokens * P[P_SERVE_TOKEN_USD] + hosting
+    sla_applies = (not team_serving) and P[P_SLA_CREDIT] > 0.0
+    sla_down = np.zeros(months)
+
+    # processes
+    cap = 16 + 4 * n_adapters + 2 * n_deploy
+    p_kind = np.zeros(cap, np.int64)
+    p_pc = np.zeros(cap, np.int64)
+    p_ent = np.zeros(cap, np.int64)
+    p_ver = np.zeros(cap, np.int64)
+    p_k = np.zeros(cap, np.int64)
+    p_a = np.zeros(cap, np.int64)
+    p_f = np.zeros((cap, NF))
+    p_w = np.zeros((cap, NW))
+    p_in_work = np.zeros(cap, np.bool_)
+    p_wstate = np.zeros(cap, np.int64)
+    p_wret = np.zeros(cap, np.int64)
+    p_wact = np.zeros(cap, np.int64)
+    p_wprio = np.zeros(cap, np.int64)
+    p_worder = np.zeros(cap, np.int64)
+    free_ids = np.empty(cap, np.int64)
+    n_free = 0
+    n_procs = 0
+
+    # event heap
+    hcap = 2 * cap
+    ht = np.empty(hcap)
+    hk = np.empty(hcap, np.int64)
+    hl = np.empty(hcap, np.int64)
+    hn = 0
+    seq = 0
+
+    # pools
+    gpu_busy = np.zeros(max(n_gpus, 1), np.bool_)
+    gq_pid = np.empty(cap, np.int64)
+    gq_asked = np.empty(cap)
+    gq_head = 0
+    gq_tail = 0
+    rq_pid = np.empty(cap, np.int64)
+    rq_asked = np.empty(cap)
+    rq_head = 0
+    rq_tail = 0
+    reviewers_idle = n_reviewers
+    eu_pid = np.empty(max(n_engineers, 1), np.int64)  # users in grant order
+    eu_prio = np.empty(max(n_engineers, 1), np.int64)
+    eu_asked = np.empty(max(n_engineers, 1))
+    n_users = 0
+    ew_pid = np.empty(cap, np.int64)  # waiting, sorted by (priority, asked, order)
+    ew_prio = np.empty(cap, np.int64)
+    ew_asked = np.empty(cap)
+    ew_order = np.empty(cap, np.int64)
+    n_ewait = 0
+    eng_arrivals = 0
+    gpu_mon = np.zeros(7)
+    eng_mon = np.zeros(7)
+    rev_mon = np.zeros(7)
+
+    storage_gb = 0.0
+    storage_since = 0.0
+    now = 0.0
+
+    # start order: each adapter's drift and schedule, releases, each deployment's faults, SLA
+    n_start = 2 * n_adapters + 1 + n_deploy + 1
+    for j in range(n_start):
+        if j < 2 * n_adapters:
+            kind = K_DRIFT if j % 2 == 0 else K_SCHEDULE
+            ent = j // 2
+        elif j == 2 * n_adapters:
+            kind = K_RELEASES
+            ent = 0
+        elif j < 2 * n_adapters + 1 + n_deploy:
+            kind = K_FAULTS
+            ent = j - 2 * n_adapters - 1
+        else:
+            kind = K_SLA
+            ent = 0
+        pid = n_procs
+        n_procs += 1
+        p_kind[pid] = kind
+        p_ent[pid] = ent
+        p_pc[pid] = 0
+        p_k[pid] = 0
+        _heap_push(ht, hk, hl, hn, 0.0, URGENT, seq, pid, p_ver[pid], H_START)
+        hn += 1
+        seq += 1
+
+    st = np.array(
+        [hn, seq, n_procs, n_free, gq_head, gq_tail, rq_head, rq_tail, reviewers_idle, n_users, n_ewait, eng_arrivals, 0], np.int64
+    )
+    sf = np.array([now, storage_gb, storage_since])
+    while True:
+        status = _advance(
+            P,
+            Q,
+            seed,
+            rep,
+            max_events,
+            horizon,
+            months,
+            usd,
+            out,
+            a_deficit,
+            a_since,
+            a_promotions,
+            a_in_flight,
+            a_checkpoints,
+            a_refreshes,
+            a_train,
+            a_spot,
+            a_evals,
+            a_reviews,
+            a_promo_k,
+            a_regulated,
+            d_size,
+            vendor_fee,
+            sla_down,
+            p_kind,
+            p_pc,
+            p_ent,
+            p_ver,
+            p_k,
+            p_a,
+            p_f,
+            p_w,
+            p_in_work,
+            p_wstate,
+            p_wret,
+            p_wact,
+            p_wprio,
+            p_worder,
+            free_ids,
+            ht,
+            hk,
+            hl,
+            gpu_busy,
+            gq_pid,
+            gq_asked,
+            rq_pid,
+            rq_asked,
+            eu_pid,
+            eu_prio,
+            eu_asked,
+            ew_pid,
+            ew_prio,
+            ew_asked,
+            ew_order,
+            gpu_mon,
+            eng_mon,
+            rev_mon,
+            st,
+            sf,
+        )
+        if status != ADVANCE_GROW:
+            break
+        # grow the tables (rare): compact the FIFO queues, double what is short of room
+        hn, n_procs, n_free = st[0], st[2], st[3]
+        gq_head, gq_tail, rq_head, rq_tail = st[4], st[5], st[6], st[7]
+        live = gq_tail - gq_head
+        gq_pid[:live] = gq_pid[gq_head:gq_tail].copy()
+        gq_asked[:live] = gq_asked[gq_head:gq_tail].copy()
+        st[4], st[5] = 0, live
+        live = rq_tail - rq_head
+        rq_pid[:live] = rq_pid[rq_head:rq_tail].copy()
+        rq_asked[:live] = rq_asked[rq_head:rq_tail].copy()
+        st[6], st[7] = 0, live
+        cap = p_kind.shape[0]
+        if n_procs + n_adapters + 4 >= cap or n_free + 1 >= free_ids.shape[0] or hn + 2 * n_adapters + 8 >= ht.shape[0]:
+            new_cap = 2 * (cap + n_adapters)
+            p_kind = _grow_f(p_kind, new_cap)
+            p_pc = _grow_f(p_pc, new_cap)
+            p_ent = _grow_f(p_ent, new_cap)
+            old = p_ver
+            p_ver = np.zeros(new_cap, np.int64)
+            p_ver[: old.shape[0]] = old
+            p_k = _grow_f(p_k, new_cap)
+            p_a = _grow_f(p_a, new_cap)
+            p_f = _grow_f2(p_f, new_cap)
+            p_w = _grow_f2(p_w, new_cap)
+            p_in_work = _grow_f(p_in_work, new_cap)
+            p_wstate = _grow_f(p_wstate, new_cap)
+            p_wret = _grow_f(p_wret, new_cap)
+            p_wact = _grow_f(p_wact, new_cap)
+            p_wprio = _grow_f(p_wprio, new_cap)
+            p_worder = _grow_f(p_worder, new_cap)
+            free_ids = _grow_f(free_ids, new_cap)
+            ew_pid = _grow_f(ew_pid, new_cap)
+            ew_prio = _grow_f(ew_prio, new_cap)
+            ew_asked = _grow_f(ew_asked, new_cap)
+            ew_order = _grow_f(ew_order, new_cap)
+            new_hcap = 2 * new_cap + hn
+            ht = _grow_f(ht, new_hcap)
+            hk = _grow_f(hk, new_hcap)
+            hl = _grow_f(hl, new_hcap)
+        if st[5] + 1 >= gq_pid.shape[0]:
+            gq_pid = _grow_f(gq_pid, 2 * gq_pid.shape[0])
+            gq_asked = _grow_f(gq_asked, 2 * gq_asked.shape[0])
+        if st[7] + 1 >= rq_pid.shape[0]:
+            rq_pid = _grow_f(rq_pid, 2 * rq_pid.shape[0])
+            rq_asked = _grow_f(rq_asked, 2 * rq_asked.shape[0])
+    truncated = status == ADVANCE_TRUNCATED
+    events = st[12]
+    now, storage_gb, storage_since = sf[0], sf[1], sf[2]
+
+    end = min(now, horizon) if truncated else horizon
+    # close: staleness, storage, last SLA month, fixed costs, monitors
+    for a in range(n_adapters):
+        if a_deficit[a] > 0.0 and end > a_since[a]:
+            out[M_STALE_DAYS] += end - a_since[a]
+            out[M_DEFICIT_DAYS] += a_deficit[a] * (end - a_since[a])
+            accrue(usd, a_since[a], end, a_deficit[a] * P[P_STALE_USD], C_STALENESS)
+        a_since[a] = end
+    accrue(usd, storage_since, end, storage_gb * P[P_STORAGE] / _DPM, C_STORAGE)
+    if sla_applies:
+        month = months - 1
+        allowed = (1.0 - P[P_SLA_UPTIME]) * _DPM * 24.0
+        if sla_down[month] > allowed:
+            year = month // 12
+            credit = -P[P_SLA_CREDIT] * (vendor_fee[year] / 12.0)
+            if credit != 0.0:
+                usd[year, C_SLA_CREDIT] += credit
+            out[M_SLA_BREACHES] += 1.0
+    fte = min(P[P_MAX_FTE], P[P_BASE_FTE] + P[P_FTE_PER_ADAPTER] * (n_adapters - 1))
+    for y in range(years):
+        amount = fte * P[P_ENG_ANNUAL]
+        if amount != 0.0:
+            usd[y, C_LABOR_PLATFORM] += amount
+        amount = n_reserved * 8760.0 * P[P_GPU_RESERVED]
+        if amount != 0.0:
+            usd[y, C_GPU_TRAINING] += amount
+        if team_serving:
+            per_hour = tokens_per_adapter_year_m(P[P_TOKENS], P[P_GROWTH], y) / 8760.0
+            capacity = P[P_SERVE_TPH] * P[P_SERVE_UTIL]
+            gpus = 0
+            for d in range(n_deploy):
+                gpus += max(Q[Q_MIN_GPUS], math.ceil(d_size[d] * per_hour / capacity))
+            amount = gpus * 8760.0 * P[P_GPU_RESERVED]
+            if amount != 0.0:
+                usd[y, C_GPU_SERVING] += amount
+        if vendor_fee[y] != 0.0:
+            usd[y, C_VENDOR_INFERENCE] += vendor_fee[y]
+        if P[P_VENDOR_PLATFORM] != 0.0:
+            usd[y, C_VENDOR_PLATFORM] += P[P_VENDOR_PLATFORM]
+        amount = (P[P_MON_BUILD] if y == 0 else 0.0) + P[P_MON_YEAR]
+        if amount != 0.0:
+            usd[y, C_MONITORING] += amount
+        if regulated_any:
+            amount = P[P_AUDIT_HOURS] * reviewer_rate
+            if amount != 0.0:
+                usd[y, C_LABOR_COMPLIANCE] += amount
+    _monitor_summary(gpu_mon, end, n_gpus, out, M_GPU_UTIL, M_GPU_BUSY, M_GPU_QUEUE, M_GPU_WAIT, M_UNSTABLE_GPU, 24.0)
+    _monitor_summary(eng_mon, end, n_engineers, out, M_ENG_UTIL, -1, -1, M_ENG_WAIT, M_UNSTABLE_ENG, 24.0)
+    _monitor_summary(rev_mon, end, n_reviewers, out, M_REVIEW_UTIL, -1, M_REVIEW_BACKLOG, M_REVIEW_WAIT, M_UNSTABLE_REVIEW, 1.0)
+    in_flight = 0
+    for a in range(n_adapters):
+        if a_in_flight[a]:
+            in_flight += 1
+    out[M_IN_FLIGHT] = in_flight
+    out[M_TRUNCATED] = 1.0 if truncated else 0.0
+    out[M_EVENTS] = events
+
+
+@njit(cache=True, parallel=True)
+def _run_all(P, Q, seed, reps, years, max_events, usd, out):
+    n_models = P.shape[0]
+    n_reps = P.shape[1]
+    for job in prange(n_models * n_reps):
+        m = job // n_reps
+        r = job - m * n_reps
+        _replication(P[m, r], Q[m], seed, reps[r], years, max_events, usd[m, r], out[m, r])
+
+
+def run_kernel(run: CompiledRun) -> tuple[np.ndarray, np.ndarray]:
+    """Run every replication of every operating model of a compiled run.
+
+    Returns
+    -------
+    costs : ndarray [models, replications, years, categories]
+    metrics : ndarray [models, replications, metrics]
+    """
+    floats, ints = pack_parameters(run)
+    n_models, n_reps = run.n_models, run.replications.shape[0]
+    usd = np.zeros((n_models, n_reps, run.horizon_years, len(CATEGORIES)))
+    out = np.zeros((n_models, n_reps, len(METRICS)))
+    _run_all(floats, ints, np.uint64(run.seed), run.replications.astype(np.int64), run.horizon_years, run.max_events, usd, out)
+    return usd, out

@@ -1,0 +1,176 @@
+"""Engine benchmarks: ratios measured side by side in one run (absolute seconds on a
+shared machine are not comparable between runs; ratios are).
+
+    python benchmarks/bench_engines.py            # about two minutes, most of it the cold compile
+
+Rows:
+  kernel vs SimPy           per replication, single thread, default scenario
+  kernel vs variate floor   kernel time / time to draw the same keyed random variates alone
+  2 threads vs 1            kernel speed-up
+  cold compile vs warm      first run on an empty numba cache / the same run with a warm cache
+  slope vs horizon          log-log slope of kernel time against horizon_years
+  slope vs adapters         log-log slope of kernel time against scenario.adapters
+  default lora-tco          wall time of the default command (3 models x 10,000 x 5 years), warm
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+
+import numba
+import numpy as np
+from numba import njit
+
+from models.compile import compile_config
+from sim import load_config
+from sim.config import to_plain
+from sim.kernel import run_kernel
+from sim.replication import Replication
+from sim.rng import EXPONENTIAL, LOGNORMAL, UNIFORM, keyed_event, keyed_uniform
+
+
+def plain(*overrides: str) -> dict:
+    return to_plain(load_config(list(overrides)))
+
+
+def best_of(fn, repeat: int = 3) -> float:
+    """Fastest of ``repeat`` timings: the least disturbed by other load."""
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def kernel_seconds(cfg: dict, threads: int = 1) -> float:
+    run = compile_config(cfg)
+    previous = numba.get_num_threads()
+    numba.set_num_threads(threads)
+    try:
+        run_kernel(run)  # compiled / loaded from cache
+        return best_of(lambda: run_kernel(run))
+    finally:
+        numba.set_num_threads(previous)
+
+
+def simpy_seconds_and_draws(cfg: dict) -> tuple[float, Counter]:
+    """SimPy time over every (model, replication), and the keyed draws it made, by kind."""
+    run = compile_config(cfg)
+    draws: Counter = Counter()
+    uniform, event = Replication.uniform, Replication.event
+
+    def counting_uniform(self, *args):
+        draws["uniform"] += 1
+        return uniform(self, *args)
+
+    def counting_event(self, stream, entity, occurrence, dist):
+        if dist.family != 0 and dist.mean > 0:
+            draws[dist.family] += 1
+        return event(self, stream, entity, occurrence, dist)
+
+    start = time.perf_counter()
+    for m in range(run.n_models):
+        for row in range(run.replications.shape[0]):
+            Replication(run, row, m).run_to_horizon()
+    seconds = time.perf_counter() - start
+    Replication.uniform, Replication.event = counting_uniform, counting_event
+    try:
+        for m in range(run.n_models):
+            for row in range(run.replications.shape[0]):
+                Replication(run, row, m).run_to_horizon()
+    finally:
+        Replication.uniform, Replication.event = uniform, event
+    return seconds, draws
+
+
+@njit(cache=True)
+def _draw_floor(seed, n_rep, n_uniform, n_lognormal, n_exponential, n_uniform_events):
+    """Draw, per replication, as many keyed variates of each kind as the simulation does."""
+    total = 0.0
+    for rep in range(n_rep):
+        for k in range(n_uniform):
+            total += keyed_uniform(seed, rep, 13, 1, k)
+        for k in range(n_lognormal):
+            total += keyed_event(seed, rep, 14, 2, k, LOGNORMAL, 4.0, 0.5)
+        for k in range(n_exponential):
+            total += keyed_event(seed, rep, 15, 3, k, EXPONENTIAL, 4.0, 1.0)
+        for k in range(n_uniform_events):
+            total += keyed_event(seed, rep, 16, 4, k, UNIFORM, 4.0, 0.5)
+    return total
+
+
+def slope(xs, ys) -> float:
+    return float(np.polyfit(np.log(xs), np.log(ys), 1)[0])
+
+
+def command_seconds(args: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(args, check=True, env=env, capture_output=True, cwd=tempfile.mkdtemp(prefix="lora-tco-bench-"))
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    rows: list[tuple[str, str, str]] = []
+    machine = f"{os.cpu_count()} cores, numba {numba.__version__}, {sys.platform}"
+
+    # kernel vs SimPy, single thread, default scenario (3 models x 5 years)
+    simpy_reps, kernel_reps = 20, 2000
+    simpy_s, draws = simpy_seconds_and_draws(plain(f"replications={simpy_reps}", "engine=simpy"))
+    per_simpy = simpy_s / (3 * simpy_reps)
+    kernel_s = kernel_seconds(plain(f"replications={kernel_reps}"))
+    per_kernel = kernel_s / (3 * kernel_reps)
+    detail = f"{per_kernel * 1e6:,.0f} us vs {per_simpy * 1e6:,.0f} us per replication"
+    rows.append(("kernel vs SimPy (1 thread)", f"{per_simpy / per_kernel:,.0f}x", detail))
+
+    # the variate floor: the same number of keyed draws of each kind, per replication
+    per_rep = {k: round(v / (3 * simpy_reps)) for k, v in draws.items()}
+    n = 3 * kernel_reps
+    args = (np.uint64(1), n, per_rep.get("uniform", 0), per_rep.get(LOGNORMAL, 0), per_rep.get(EXPONENTIAL, 0), per_rep.get(UNIFORM, 0))
+    previous = numba.get_num_threads()
+    numba.set_num_threads(1)
+    _draw_floor(*args)
+    floor_s = best_of(lambda: _draw_floor(*args))
+    numba.set_num_threads(previous)
+    counts = ", ".join(f"{k if isinstance(k, str) else ['', 'exp', 'lognormal', 'uniform'][k]} {v}" for k, v in per_rep.items())
+    rows.append(("kernel vs variate floor", f"{kernel_s / floor_s:.2f}x", f"draws per replication: {counts}"))
+
+    # threads
+    many = plain("replications=6000")
+    one, two = kernel_seconds(many, 1), kernel_seconds(many, 2)
+    rows.append(("2 threads vs 1", f"{one / two:.2f}x", f"{one:.2f} s vs {two:.2f} s for 3 x 6,000 replications"))
+
+    # cold compile vs warm start, each in a fresh process
+    cache = tempfile.mkdtemp(prefix="numba-cache-")
+    env = {**os.environ, "NUMBA_CACHE_DIR": cache, "MPLBACKEND": "Agg"}
+    small = [sys.executable, "-m", "sim", "replications=50", "output.charts=false", "output.print_summary=false"]
+    cold = command_seconds(small, env)
+    warm = command_seconds(small, env)
+    rows.append(("cold compile vs warm start", f"{cold / warm:.1f}x", f"{cold:.1f} s vs {warm:.1f} s (whole command, 50 replications)"))
+
+    # growth with horizon and adapters (log-log slopes)
+    horizons = [2, 8, 32, 128]
+    times_h = [kernel_seconds(plain("replications=200", f"horizon_years={h}")) for h in horizons]
+    rows.append(("slope vs horizon", f"{slope(horizons, times_h):.2f}", f"horizon {horizons} years"))
+    adapters = [5, 20, 80, 320]
+    times_a = [kernel_seconds(plain("replications=200", f"scenario.adapters={a}")) for a in adapters]
+    rows.append(("slope vs adapters", f"{slope(adapters, times_a):.2f}", f"adapters {adapters}"))
+
+    # the default command, warm cache
+    default_s = command_seconds([sys.executable, "-m", "sim"], {**os.environ, "MPLBACKEND": "Agg"})
+    rows.append(("default lora-tco (warm)", f"{default_s:.1f} s", "3 models x 10,000 replications x 5 years, with outputs and charts"))
+
+    width = max(len(r[0]) for r in rows)
+    print(f"lora-tco engine benchmarks ({machine})")
+    print(f"{'measure':<{width}}  {'ratio':>8}  detail")
+    for name, ratio, detail in rows:
+        print(f"{name:<{width}}  {ratio:>8}  {detail}")
+
+
+if __name__ == "__main__":
+    main()

@@ -31,7 +31,7 @@ from numba import njit, prange
 from models.compile import MC, MV, SC, SV, CompiledRun
 from sim.ledger import CATEGORIES, accrue, month_of, tokens_per_adapter_year_m, year_of
 from sim.replication import METRICS
-from sim.rng import Stream, arrival_gap, exponential_time, keyed_event, keyed_uniform
+from sim.rng import FIXED, Stream, arrival_gap, event_ppf_shaped, exponential_time, keyed_uniform, lognormal_shape
 
 # -- parameter layout: floats P[...] and integers Q[...] per (model, replication) -----------
 _P_NAMES = (
@@ -417,6 +417,31 @@ def _heap_pop(ht, hk, hl, n):
     hl[i] = payload
 
 
+# per-event distributions whose lognormal shape is computed once per replication
+SHAPED_CVS = (
+    P_DROP_CV,
+    P_PREP_CV,
+    P_TRAIN_CV,
+    P_TURN_CV,
+    P_EVAL_GPU_CV,
+    P_EVAL_HOURS_CV,
+    P_MTTR_CV,
+    P_DETECT_CV,
+    P_REVIEW_CV,
+    P_REWORK_CV,
+    P_ROLLBACK_CV,
+)
+
+
+@njit(cache=True, inline="always")
+def _event(seed, rep, stream, entity, occurrence, family, mean, cv, shape, d):
+    """``keyed_event`` with the lognormal shape of distribution ``d`` precomputed."""
+    if family == FIXED or mean <= 0.0:
+        return mean
+    u = keyed_uniform(seed, rep, stream, entity, occurrence)
+    return event_ppf_shaped(family, mean, cv, shape[d, 0], shape[d, 1], u)
+
+
 @njit(cache=True)
 def _grow_f(a, n):
     b = np.empty(n, a.dtype)
@@ -491,6 +516,7 @@ def _advance(
     d_size,
     vendor_fee,
     sla_down,
+    shape,
     p_kind,
     p_pc,
     p_ent,
@@ -583,232 +609,200 @@ def _advance(
         if (p_ver[pid] & VER_MASK) == ver:
             kind = p_kind[pid]
             i = p_ent[pid]
-            ended = False
-            waiting = False
-            while not (ended or waiting):
-                # ---- engineer work, a subroutine of the pipeline and incidents ----
-                if p_in_work[pid]:
-                    state = p_wstate[pid]
-                    if state == 0:  # ask for an engineer
-                        prio = p_wprio[pid]
-                        order = eng_arrivals
-                        eng_arrivals += 1
-                        p_w[pid, W_ASKED] = now
-                        p_worder[pid] = order
-                        p_w[pid, W_START] = math.nan
-                        granted = False
-                        if n_users < n_engineers:
-                            granted = True
-                        elif prio == INCIDENT_PRIORITY:
-                            # victim: the pipeline user whose request is the latest, first in grant order
-                            victim = -1
-                            latest = -math.inf
-                            for u in range(n_users):
-                                if eu_prio[u] > INCIDENT_PRIORITY and eu_asked[u] > latest:
-                                    latest = eu_asked[u]
-                                    victim = u
-                            if victim >= 0:
-                                vpid = eu_pid[victim]
-                                for u in range(victim, n_users - 1):
-                                    eu_pid[u] = eu_pid[u + 1]
-                                    eu_prio[u] = eu_prio[u + 1]
-                                    eu_asked[u] = eu_asked[u + 1]
-                                n_users -= 1
-                                _monitor(eng_mon, now, -1.0, 0.0)
-                                out[M_ENG_PREEMPTIONS] += 1.0
-                                p_ver[vpid] += 1
-                                _heap_push(ht, hk, hl, hn, now, URGENT, seq, vpid, p_ver[vpid], H_INTERRUPT)
-                                hn += 1
-                                seq += 1
+            own_t = -1.0  # time of this process's own next event, if it pushed one
+            while True:
+                ended = False
+                waiting = False
+                while not (ended or waiting):
+                    # ---- engineer work, a subroutine of the pipeline and incidents ----
+                    if p_in_work[pid]:
+                        state = p_wstate[pid]
+                        if state == 0:  # ask for an engineer
+                            prio = p_wprio[pid]
+                            order = eng_arrivals
+                            eng_arrivals += 1
+                            p_w[pid, W_ASKED] = now
+                            p_worder[pid] = order
+                            p_w[pid, W_START] = math.nan
+                            granted = False
+                            if n_users < n_engineers:
                                 granted = True
-                        if granted:
-                            eu_pid[n_users] = pid
-                            eu_prio[n_users] = prio
-                            eu_asked[n_users] = now
-                            n_users += 1
-                            _monitor(eng_mon, now, 1.0, 0.0)
-                            eng_mon[MWT] += 0.0
-                            eng_mon[MS] += 1.0
-                            _heap_push(ht, hk, hl, hn, now, NORMAL, seq, pid, p_ver[pid], H_RESUME)
-                            hn += 1
-                            seq += 1
-                        else:
-                            _monitor(eng_mon, now, 0.0, 1.0)
-                            pos = n_ewait
-                            while pos > 0:
-                                q = pos - 1
-                                later = ew_prio[q] > prio or (
-                                    ew_prio[q] == prio and (ew_asked[q] > now or (ew_asked[q] == now and ew_order[q] > order))
-                                )
-                                if not later:
-                                    break
-                                pos = q
-                            for q in range(n_ewait, pos, -1):
-                                ew_pid[q] = ew_pid[q - 1]
-                                ew_prio[q] = ew_prio[q - 1]
-                                ew_asked[q] = ew_asked[q - 1]
-                                ew_order[q] = ew_order[q - 1]
-                            ew_pid[pos] = pid
-                            ew_prio[pos] = prio
-                            ew_asked[pos] = now
-                            ew_order[pos] = order
-                            n_ewait += 1
-                        p_wstate[pid] = 1
-                        waiting = True
-                    elif state == 1:  # waiting for the grant
-                        if how == H_INTERRUPT:
-                            p_wstate[pid] = 0  # granted and pre-empted in the same instant: ask again
-                            how = H_CONTINUE
-                        else:
-                            p_w[pid, W_START] = now
-                            _heap_push(ht, hk, hl, hn, now + p_w[pid, W_REMAINING], NORMAL, seq, pid, p_ver[pid], H_RESUME)
-                            hn += 1
-                            seq += 1
-                            p_wstate[pid] = 2
-                            waiting = True
-                    else:  # working
-                        finished = False
-                        if how == H_INTERRUPT:
-                            p_w[pid, W_REMAINING] -= now - p_w[pid, W_START]
-                            if p_w[pid, W_REMAINING] > 0.0:
-                                p_wstate[pid] = 0
-                                how = H_CONTINUE
-                            else:
-                                finished = True
-                        else:
-                            p_w[pid, W_REMAINING] = 0.0
-                            # release the engineer; the first waiting request takes it
-                            for u in range(n_users):
-                                if eu_pid[u] == pid:
-                                    for v in range(u, n_users - 1):
-                                        eu_pid[v] = eu_pid[v + 1]
-                                        eu_prio[v] = eu_prio[v + 1]
-                                        eu_asked[v] = eu_asked[v + 1]
+                            elif prio == INCIDENT_PRIORITY:
+                                # victim: the pipeline user whose request is the latest, first in grant order
+                                victim = -1
+                                latest = -math.inf
+                                for u in range(n_users):
+                                    if eu_prio[u] > INCIDENT_PRIORITY and eu_asked[u] > latest:
+                                        latest = eu_asked[u]
+                                        victim = u
+                                if victim >= 0:
+                                    vpid = eu_pid[victim]
+                                    for u in range(victim, n_users - 1):
+                                        eu_pid[u] = eu_pid[u + 1]
+                                        eu_prio[u] = eu_prio[u + 1]
+                                        eu_asked[u] = eu_asked[u + 1]
                                     n_users -= 1
-                                    break
-                            _monitor(eng_mon, now, -1.0, 0.0)
-                            if n_ewait > 0:
-                                head = ew_pid[0]
-                                head_prio = ew_prio[0]
-                                head_asked = ew_asked[0]
-                                for q in range(n_ewait - 1):
-                                    ew_pid[q] = ew_pid[q + 1]
-                                    ew_prio[q] = ew_prio[q + 1]
-                                    ew_asked[q] = ew_asked[q + 1]
-                                    ew_order[q] = ew_order[q + 1]
-                                n_ewait -= 1
-                                _monitor(eng_mon, now, 0.0, -1.0)
-                                eu_pid[n_users] = head
-                                eu_prio[n_users] = head_prio
-                                eu_asked[n_users] = head_asked
+                                    _monitor(eng_mon, now, -1.0, 0.0)
+                                    out[M_ENG_PREEMPTIONS] += 1.0
+                                    p_ver[vpid] += 1
+                                    _heap_push(ht, hk, hl, hn, now, URGENT, seq, vpid, p_ver[vpid], H_INTERRUPT)
+                                    hn += 1
+                                    seq += 1
+                                    granted = True
+                            if granted:
+                                eu_pid[n_users] = pid
+                                eu_prio[n_users] = prio
+                                eu_asked[n_users] = now
                                 n_users += 1
                                 _monitor(eng_mon, now, 1.0, 0.0)
-                                eng_mon[MWT] += now - head_asked
+                                eng_mon[MWT] += 0.0
                                 eng_mon[MS] += 1.0
-                                _heap_push(ht, hk, hl, hn, now, NORMAL, seq, head, p_ver[head], H_RESUME)
-                                hn += 1
-                                seq += 1
-                            finished = True
-                        if finished:
-                            hours = p_w[pid, W_HOURS]
-                            if p_wact[pid] == ACT_ONCALL:
-                                _book(usd, now, C_LABOR_ONCALL, hours * engineer_rate * p_w[pid, W_PREMIUM])
-                                out[M_ENG_HOURS_ONCALL] += hours
+                                own_t = now
                             else:
-                                _book(usd, now, C_LABOR_PIPELINE, hours * engineer_rate * p_w[pid, W_PREMIUM])
-                                out[M_ENG_HOURS_PIPELINE] += hours
-                            p_in_work[pid] = False
-                            p_pc[pid] = p_wret[pid]
-                            how = H_CONTINUE
-                    continue
+                                _monitor(eng_mon, now, 0.0, 1.0)
+                                pos = n_ewait
+                                while pos > 0:
+                                    q = pos - 1
+                                    later = ew_prio[q] > prio or (
+                                        ew_prio[q] == prio and (ew_asked[q] > now or (ew_asked[q] == now and ew_order[q] > order))
+                                    )
+                                    if not later:
+                                        break
+                                    pos = q
+                                for q in range(n_ewait, pos, -1):
+                                    ew_pid[q] = ew_pid[q - 1]
+                                    ew_prio[q] = ew_prio[q - 1]
+                                    ew_asked[q] = ew_asked[q - 1]
+                                    ew_order[q] = ew_order[q - 1]
+                                ew_pid[pos] = pid
+                                ew_prio[pos] = prio
+                                ew_asked[pos] = now
+                                ew_order[pos] = order
+                                n_ewait += 1
+                            p_wstate[pid] = 1
+                            waiting = True
+                        elif state == 1:  # waiting for the grant
+                            if how == H_INTERRUPT:
+                                p_wstate[pid] = 0  # granted and pre-empted in the same instant: ask again
+                                how = H_CONTINUE
+                            else:
+                                p_w[pid, W_START] = now
+                                own_t = now + p_w[pid, W_REMAINING]
+                                p_wstate[pid] = 2
+                                waiting = True
+                        else:  # working
+                            finished = False
+                            if how == H_INTERRUPT:
+                                p_w[pid, W_REMAINING] -= now - p_w[pid, W_START]
+                                if p_w[pid, W_REMAINING] > 0.0:
+                                    p_wstate[pid] = 0
+                                    how = H_CONTINUE
+                                else:
+                                    finished = True
+                            else:
+                                p_w[pid, W_REMAINING] = 0.0
+                                # release the engineer; the first waiting request takes it
+                                for u in range(n_users):
+                                    if eu_pid[u] == pid:
+                                        for v in range(u, n_users - 1):
+                                            eu_pid[v] = eu_pid[v + 1]
+                                            eu_prio[v] = eu_prio[v + 1]
+                                            eu_asked[v] = eu_asked[v + 1]
+                                        n_users -= 1
+                                        break
+                                _monitor(eng_mon, now, -1.0, 0.0)
+                                if n_ewait > 0:
+                                    head = ew_pid[0]
+                                    head_prio = ew_prio[0]
+                                    head_asked = ew_asked[0]
+                                    for q in range(n_ewait - 1):
+                                        ew_pid[q] = ew_pid[q + 1]
+                                        ew_prio[q] = ew_prio[q + 1]
+                                        ew_asked[q] = ew_asked[q + 1]
+                                        ew_order[q] = ew_order[q + 1]
+                                    n_ewait -= 1
+                                    _monitor(eng_mon, now, 0.0, -1.0)
+                                    eu_pid[n_users] = head
+                                    eu_prio[n_users] = head_prio
+                                    eu_asked[n_users] = head_asked
+                                    n_users += 1
+                                    _monitor(eng_mon, now, 1.0, 0.0)
+                                    eng_mon[MWT] += now - head_asked
+                                    eng_mon[MS] += 1.0
+                                    _heap_push(ht, hk, hl, hn, now, NORMAL, seq, head, p_ver[head], H_RESUME)
+                                    hn += 1
+                                    seq += 1
+                                finished = True
+                            if finished:
+                                hours = p_w[pid, W_HOURS]
+                                if p_wact[pid] == ACT_ONCALL:
+                                    _book(usd, now, C_LABOR_ONCALL, hours * engineer_rate * p_w[pid, W_PREMIUM])
+                                    out[M_ENG_HOURS_ONCALL] += hours
+                                else:
+                                    _book(usd, now, C_LABOR_PIPELINE, hours * engineer_rate * p_w[pid, W_PREMIUM])
+                                    out[M_ENG_HOURS_PIPELINE] += hours
+                                p_in_work[pid] = False
+                                p_pc[pid] = p_wret[pid]
+                                how = H_CONTINUE
+                        continue
 
-                pc = p_pc[pid]
-                # each branch either sets `waiting` (an event is pending), `ended`, or moves pc on
-                if kind == K_DRIFT:
-                    rate = P[P_DRIFT_RATE]
-                    if pc == 0:
-                        if rate <= 0.0:
-                            ended = True
-                            continue
-                        p_k[pid] = 0
-                    else:
-                        k = p_k[pid]
-                        drop = keyed_event(seed, rep, S_DRIFT_DROP, i, k, Q[Q_DROP_FAM], P[P_DROP_MEAN], P[P_DROP_CV])
-                        out[M_DRIFT_EVENTS] += 1.0
-                        # set deficit (accrue staleness first)
-                        if a_deficit[i] > 0.0 and now > a_since[i]:
-                            out[M_STALE_DAYS] += now - a_since[i]
-                            out[M_DEFICIT_DAYS] += a_deficit[i] * (now - a_since[i])
-                            accrue(usd, a_since[i], now, a_deficit[i] * P[P_STALE_USD], C_STALENESS)
-                        a_deficit[i] = a_deficit[i] + drop
-                        a_since[i] = now
-                        # start detection
-                        if n_free > 0:
-                            n_free -= 1
-                            npid = free_ids[n_free]
+                    pc = p_pc[pid]
+                    # each branch either sets `waiting` (an event is pending), `ended`, or moves pc on
+                    if kind == K_DRIFT:
+                        rate = P[P_DRIFT_RATE]
+                        if pc == 0:
+                            if rate <= 0.0:
+                                ended = True
+                                continue
+                            p_k[pid] = 0
                         else:
-                            npid = n_procs
-                            n_procs += 1
-                        p_kind[npid] = K_DETECT
-                        p_ent[npid] = i
-                        p_pc[npid] = 0
-                        p_k[npid] = k
-                        p_a[npid] = a_promotions[i]
-                        p_in_work[npid] = False
-                        _heap_push(ht, hk, hl, hn, now, URGENT, seq, npid, p_ver[npid], H_START)
-                        hn += 1
-                        seq += 1
-                        p_k[pid] = k + 1
-                    u = 0.5 if deterministic else keyed_uniform(seed, rep, S_DRIFT_GAP, i, p_k[pid])
-                    gap = arrival_gap(u, rate, deterministic)
-                    _heap_push(ht, hk, hl, hn, now + gap, NORMAL, seq, pid, p_ver[pid], H_RESUME)
-                    hn += 1
-                    seq += 1
-                    p_pc[pid] = 1
-                    waiting = True
-
-                elif kind == K_DETECT:
-                    if pc == 0:
-                        delay = keyed_event(seed, rep, S_DETECTION_DELAY, i, p_k[pid], Q[Q_DETECT_FAM], P[P_DETECT_MEAN], P[P_DETECT_CV])
-                        p_pc[pid] = 1
-                        if delay > 0.0:
-                            _heap_push(ht, hk, hl, hn, now + delay, NORMAL, seq, pid, p_ver[pid], H_RESUME)
+                            k = p_k[pid]
+                            drop = _event(seed, rep, S_DRIFT_DROP, i, k, Q[Q_DROP_FAM], P[P_DROP_MEAN], P[P_DROP_CV], shape, 0)
+                            out[M_DRIFT_EVENTS] += 1.0
+                            # set deficit (accrue staleness first)
+                            if a_deficit[i] > 0.0 and now > a_since[i]:
+                                out[M_STALE_DAYS] += now - a_since[i]
+                                out[M_DEFICIT_DAYS] += a_deficit[i] * (now - a_since[i])
+                                accrue(usd, a_since[i], now, a_deficit[i] * P[P_STALE_USD], C_STALENESS)
+                            a_deficit[i] = a_deficit[i] + drop
+                            a_since[i] = now
+                            # start detection
+                            if n_free > 0:
+                                n_free -= 1
+                                npid = free_ids[n_free]
+                            else:
+                                npid = n_procs
+                                n_procs += 1
+                            p_kind[npid] = K_DETECT
+                            p_ent[npid] = i
+                            p_pc[npid] = 0
+                            p_k[npid] = k
+                            p_a[npid] = a_promotions[i]
+                            p_in_work[npid] = False
+                            _heap_push(ht, hk, hl, hn, now, URGENT, seq, npid, p_ver[npid], H_START)
                             hn += 1
                             seq += 1
-                            waiting = True
-                        continue
-                    ended = True
-                    if a_promotions[i] != p_a[pid]:
-                        continue
-                    # request a refresh (reason: drift)
-                    out[M_REQUESTED] += 1.0
-                    if a_in_flight[i]:
-                        out[M_MERGED] += 1.0
-                    else:
-                        a_in_flight[i] = True
-                        if n_free > 0:
-                            n_free -= 1
-                            npid = free_ids[n_free]
-                        else:
-                            npid = n_procs
-                            n_procs += 1
-                        p_kind[npid] = K_REFRESH
-                        p_ent[npid] = i
-                        p_pc[npid] = 0
-                        p_f[npid, F_A] = 0.0
-                        p_in_work[npid] = False
-                        _heap_push(ht, hk, hl, hn, now, URGENT, seq, npid, p_ver[npid], H_START)
-                        hn += 1
-                        seq += 1
+                            p_k[pid] = k + 1
+                        u = 0.5 if deterministic else keyed_uniform(seed, rep, S_DRIFT_GAP, i, p_k[pid])
+                        gap = arrival_gap(u, rate, deterministic)
+                        own_t = now + gap
+                        p_pc[pid] = 1
+                        waiting = True
 
-                elif kind == K_SCHEDULE:
-                    interval = P[P_INTERVAL]
-                    if pc == 0:
-                        if interval <= 0.0:
-                            ended = True
+                    elif kind == K_DETECT:
+                        if pc == 0:
+                            delay = _event(
+                                seed, rep, S_DETECTION_DELAY, i, p_k[pid], Q[Q_DETECT_FAM], P[P_DETECT_MEAN], P[P_DETECT_CV], shape, 7
+                            )
+                            p_pc[pid] = 1
+                            if delay > 0.0:
+                                own_t = now + delay
+                                waiting = True
                             continue
-                        p_k[pid] = 1
-                    else:
+                        ended = True
+                        if a_promotions[i] != p_a[pid]:
+                            continue
+                        # request a refresh (reason: drift)
                         out[M_REQUESTED] += 1.0
                         if a_in_flight[i]:
                             out[M_MERGED] += 1.0
@@ -828,33 +822,20 @@ def _advance(
                             _heap_push(ht, hk, hl, hn, now, URGENT, seq, npid, p_ver[npid], H_START)
                             hn += 1
                             seq += 1
-                        p_k[pid] += 1
-                    offset = interval * i / n_adapters if Q[Q_STAGGER] == 1 else 0.0
-                    due = interval * p_k[pid] + offset
-                    _heap_push(ht, hk, hl, hn, now + (due - now), NORMAL, seq, pid, p_ver[pid], H_RESUME)
-                    hn += 1
-                    seq += 1
-                    p_pc[pid] = 1
-                    waiting = True
 
-                elif kind == K_RELEASES:
-                    rate = P[P_RELEASE_RATE]
-                    if pc == 0:
-                        if rate <= 0.0:
-                            ended = True
-                            continue
-                        p_k[pid] = 0
-                    else:
-                        k = p_k[pid]
-                        out[M_RELEASES] += 1.0
-                        if keyed_uniform(seed, rep, S_RELEASE_RESPONSE, 0, k) < P[P_RESPONSE]:
-                            out[M_FORCED] += 1.0
-                            for a in range(n_adapters):
-                                out[M_REQUESTED] += 1.0
-                                if a_in_flight[a]:
-                                    out[M_MERGED] += 1.0
-                                    continue
-                                a_in_flight[a] = True
+                    elif kind == K_SCHEDULE:
+                        interval = P[P_INTERVAL]
+                        if pc == 0:
+                            if interval <= 0.0:
+                                ended = True
+                                continue
+                            p_k[pid] = 1
+                        else:
+                            out[M_REQUESTED] += 1.0
+                            if a_in_flight[i]:
+                                out[M_MERGED] += 1.0
+                            else:
+                                a_in_flight[i] = True
                                 if n_free > 0:
                                     n_free -= 1
                                     npid = free_ids[n_free]
@@ -862,425 +843,479 @@ def _advance(
                                     npid = n_procs
                                     n_procs += 1
                                 p_kind[npid] = K_REFRESH
-                                p_ent[npid] = a
+                                p_ent[npid] = i
                                 p_pc[npid] = 0
-                                p_f[npid, F_A] = P[P_MIGRATION]
+                                p_f[npid, F_A] = 0.0
                                 p_in_work[npid] = False
                                 _heap_push(ht, hk, hl, hn, now, URGENT, seq, npid, p_ver[npid], H_START)
                                 hn += 1
                                 seq += 1
-                        p_k[pid] = k + 1
-                    u = 0.5 if deterministic else keyed_uniform(seed, rep, S_RELEASE_GAP, 0, p_k[pid])
-                    gap = arrival_gap(u, rate, deterministic)
-                    _heap_push(ht, hk, hl, hn, now + gap, NORMAL, seq, pid, p_ver[pid], H_RESUME)
-                    hn += 1
-                    seq += 1
-                    p_pc[pid] = 1
-                    waiting = True
+                            p_k[pid] += 1
+                        offset = interval * i / n_adapters if Q[Q_STAGGER] == 1 else 0.0
+                        due = interval * p_k[pid] + offset
+                        own_t = now + (due - now)
+                        p_pc[pid] = 1
+                        waiting = True
 
-                elif kind == K_FAULTS:
-                    rate = P[P_INCIDENT_RATE] * P[P_INC_MULT]
-                    if pc == 0:
-                        if rate <= 0.0:
+                    elif kind == K_RELEASES:
+                        rate = P[P_RELEASE_RATE]
+                        if pc == 0:
+                            if rate <= 0.0:
+                                ended = True
+                                continue
+                            p_k[pid] = 0
+                        else:
+                            k = p_k[pid]
+                            out[M_RELEASES] += 1.0
+                            if keyed_uniform(seed, rep, S_RELEASE_RESPONSE, 0, k) < P[P_RESPONSE]:
+                                out[M_FORCED] += 1.0
+                                for a in range(n_adapters):
+                                    out[M_REQUESTED] += 1.0
+                                    if a_in_flight[a]:
+                                        out[M_MERGED] += 1.0
+                                        continue
+                                    a_in_flight[a] = True
+                                    if n_free > 0:
+                                        n_free -= 1
+                                        npid = free_ids[n_free]
+                                    else:
+                                        npid = n_procs
+                                        n_procs += 1
+                                    p_kind[npid] = K_REFRESH
+                                    p_ent[npid] = a
+                                    p_pc[npid] = 0
+                                    p_f[npid, F_A] = P[P_MIGRATION]
+                                    p_in_work[npid] = False
+                                    _heap_push(ht, hk, hl, hn, now, URGENT, seq, npid, p_ver[npid], H_START)
+                                    hn += 1
+                                    seq += 1
+                            p_k[pid] = k + 1
+                        u = 0.5 if deterministic else keyed_uniform(seed, rep, S_RELEASE_GAP, 0, p_k[pid])
+                        gap = arrival_gap(u, rate, deterministic)
+                        own_t = now + gap
+                        p_pc[pid] = 1
+                        waiting = True
+
+                    elif kind == K_FAULTS:
+                        rate = P[P_INCIDENT_RATE] * P[P_INC_MULT]
+                        if pc == 0:
+                            if rate <= 0.0:
+                                ended = True
+                                continue
+                            p_k[pid] = 0
+                        else:
+                            k = p_k[pid]
+                            if n_free > 0:
+                                n_free -= 1
+                                npid = free_ids[n_free]
+                            else:
+                                npid = n_procs
+                                n_procs += 1
+                            p_kind[npid] = K_INCIDENT
+                            p_ent[npid] = i
+                            p_pc[npid] = 0
+                            p_k[npid] = k
+                            p_in_work[npid] = False
+                            _heap_push(ht, hk, hl, hn, now, URGENT, seq, npid, p_ver[npid], H_START)
+                            hn += 1
+                            seq += 1
+                            p_k[pid] = k + 1
+                        u = 0.5 if deterministic else keyed_uniform(seed, rep, S_INCIDENT_GAP, i, p_k[pid])
+                        gap = arrival_gap(u, rate, deterministic)
+                        own_t = now + gap
+                        p_pc[pid] = 1
+                        waiting = True
+
+                    elif kind == K_INCIDENT:
+                        k = p_k[pid]
+                        if pc == 0:
+                            u = keyed_uniform(seed, rep, S_INCIDENT_SEVERITY, i, k)
+                            severity = 0 if u < sev_cum0 else (1 if u < sev_cum1 else 2)
+                            multiplier = P[P_SEV_MTTR0 + severity]
+                            mttr = (
+                                _event(seed, rep, S_INCIDENT_MTTR, i, k, Q[Q_MTTR_FAM], P[P_MTTR_MEAN], P[P_MTTR_CV], shape, 6) * multiplier
+                            )
+                            after = keyed_uniform(seed, rep, S_INCIDENT_AFTER_HOURS, i, k) < P[P_AFTER_SHARE]
+                            premium = P[P_AFTER_MULT] if after else 1.0
+                            out[M_INCIDENTS] += 1.0
+                            p_a[pid] = severity
+                            p_f[pid, F_A] = now  # started
+                            p_f[pid, F_B] = mttr
+                            p_f[pid, F_C] = premium
+                            if team_serving:
+                                p_wret[pid] = 1
+                                p_pc[pid] = 1
+                                if mttr > 0.0:
+                                    p_in_work[pid] = True
+                                    p_wstate[pid] = 0
+                                    p_wprio[pid] = INCIDENT_PRIORITY
+                                    p_wact[pid] = ACT_ONCALL
+                                    p_w[pid, W_HOURS] = mttr
+                                    p_w[pid, W_REMAINING] = mttr / 24.0
+                                    p_w[pid, W_PREMIUM] = premium
+                                continue
+                            p_pc[pid] = 2
+                            if mttr > 0.0:
+                                own_t = now + mttr / 24.0
+                                waiting = True
+                            continue
+                        severity = p_a[pid]
+                        fraction = P[P_SEV_DOWN0 + severity]
+                        if pc == 1:
+                            outage = (now - p_f[pid, F_A]) * 24.0
+                        else:
+                            outage = p_f[pid, F_B]
+                            _book(usd, now, C_LABOR_ONCALL, P[P_ESCALATION] * engineer_rate * p_f[pid, F_C])
+                            out[M_ENG_HOURS_ONCALL] += P[P_ESCALATION]
+                            sla_down[month_of(now, months)] += outage * fraction
+                        out[M_DOWNTIME_HOURS] += outage * fraction
+                        _book(usd, now, C_DOWNTIME, outage * fraction * P[P_DOWN_USD] * d_size[i])
+                        ended = True
+
+                    elif kind == K_SLA:
+                        if not sla_applies:
                             ended = True
                             continue
-                        p_k[pid] = 0
-                    else:
-                        k = p_k[pid]
-                        if n_free > 0:
-                            n_free -= 1
-                            npid = free_ids[n_free]
-                        else:
-                            npid = n_procs
-                            n_procs += 1
-                        p_kind[npid] = K_INCIDENT
-                        p_ent[npid] = i
-                        p_pc[npid] = 0
-                        p_k[npid] = k
-                        p_in_work[npid] = False
-                        _heap_push(ht, hk, hl, hn, now, URGENT, seq, npid, p_ver[npid], H_START)
-                        hn += 1
-                        seq += 1
-                        p_k[pid] = k + 1
-                    u = 0.5 if deterministic else keyed_uniform(seed, rep, S_INCIDENT_GAP, i, p_k[pid])
-                    gap = arrival_gap(u, rate, deterministic)
-                    _heap_push(ht, hk, hl, hn, now + gap, NORMAL, seq, pid, p_ver[pid], H_RESUME)
-                    hn += 1
-                    seq += 1
-                    p_pc[pid] = 1
-                    waiting = True
-
-                elif kind == K_INCIDENT:
-                    k = p_k[pid]
-                    if pc == 0:
-                        u = keyed_uniform(seed, rep, S_INCIDENT_SEVERITY, i, k)
-                        severity = 0 if u < sev_cum0 else (1 if u < sev_cum1 else 2)
-                        multiplier = P[P_SEV_MTTR0 + severity]
-                        mttr = keyed_event(seed, rep, S_INCIDENT_MTTR, i, k, Q[Q_MTTR_FAM], P[P_MTTR_MEAN], P[P_MTTR_CV]) * multiplier
-                        after = keyed_uniform(seed, rep, S_INCIDENT_AFTER_HOURS, i, k) < P[P_AFTER_SHARE]
-                        premium = P[P_AFTER_MULT] if after else 1.0
-                        out[M_INCIDENTS] += 1.0
-                        p_a[pid] = severity
-                        p_f[pid, F_A] = now  # started
-                        p_f[pid, F_B] = mttr
-                        p_f[pid, F_C] = premium
-                        if team_serving:
-                            p_wret[pid] = 1
-                            p_pc[pid] = 1
-                            if mttr > 0.0:
-                                p_in_work[pid] = True
-                                p_wstate[pid] = 0
-                                p_wprio[pid] = INCIDENT_PRIORITY
-                                p_wact[pid] = ACT_ONCALL
-                                p_w[pid, W_HOURS] = mttr
-                                p_w[pid, W_REMAINING] = mttr / 24.0
-                                p_w[pid, W_PREMIUM] = premium
+                        month = p_k[pid]
+                        if pc == 1:
+                            allowed = (1.0 - P[P_SLA_UPTIME]) * _DPM * 24.0
+                            if sla_down[month] > allowed:
+                                year = month // 12
+                                fee = vendor_fee[year] / 12.0
+                                credit = -P[P_SLA_CREDIT] * fee
+                                if credit != 0.0:
+                                    usd[year, C_SLA_CREDIT] += credit
+                                out[M_SLA_BREACHES] += 1.0
+                            month += 1
+                            p_k[pid] = month
+                        if month >= months - 1:
+                            ended = True
                             continue
-                        p_pc[pid] = 2
-                        if mttr > 0.0:
-                            _heap_push(ht, hk, hl, hn, now + mttr / 24.0, NORMAL, seq, pid, p_ver[pid], H_RESUME)
-                            hn += 1
-                            seq += 1
-                            waiting = True
-                        continue
-                    severity = p_a[pid]
-                    fraction = P[P_SEV_DOWN0 + severity]
-                    if pc == 1:
-                        outage = (now - p_f[pid, F_A]) * 24.0
-                    else:
-                        outage = p_f[pid, F_B]
-                        _book(usd, now, C_LABOR_ONCALL, P[P_ESCALATION] * engineer_rate * p_f[pid, F_C])
-                        out[M_ENG_HOURS_ONCALL] += P[P_ESCALATION]
-                        sla_down[month_of(now, months)] += outage * fraction
-                    out[M_DOWNTIME_HOURS] += outage * fraction
-                    _book(usd, now, C_DOWNTIME, outage * fraction * P[P_DOWN_USD] * d_size[i])
-                    ended = True
-
-                elif kind == K_SLA:
-                    if not sla_applies:
-                        ended = True
-                        continue
-                    month = p_k[pid]
-                    if pc == 1:
-                        allowed = (1.0 - P[P_SLA_UPTIME]) * _DPM * 24.0
-                        if sla_down[month] > allowed:
-                            year = month // 12
-                            fee = vendor_fee[year] / 12.0
-                            credit = -P[P_SLA_CREDIT] * fee
-                            if credit != 0.0:
-                                usd[year, C_SLA_CREDIT] += credit
-                            out[M_SLA_BREACHES] += 1.0
-                        month += 1
-                        p_k[pid] = month
-                    if month >= months - 1:
-                        ended = True
-                        continue
-                    _heap_push(ht, hk, hl, hn, now + ((month + 1) * _DPM - now), NORMAL, seq, pid, p_ver[pid], H_RESUME)
-                    hn += 1
-                    seq += 1
-                    p_pc[pid] = 1
-                    waiting = True
-
-                else:  # K_REFRESH: the pipeline of adapter i
-                    if pc == 0:  # data preparation (+ migration hours)
-                        n = a_refreshes[i]
-                        a_refreshes[i] += 1
-                        hours = keyed_event(seed, rep, S_DATA_PREP, i, n, Q[Q_PREP_FAM], P[P_PREP_MEAN], P[P_PREP_CV]) + p_f[pid, F_A]
+                        own_t = now + ((month + 1) * _DPM - now)
                         p_pc[pid] = 1
-                        if hours > 0.0:
-                            p_in_work[pid] = True
-                            p_wstate[pid] = 0
-                            p_wprio[pid] = PIPELINE_PRIORITY
-                            p_wact[pid] = ACT_PIPELINE
-                            p_w[pid, W_HOURS] = hours
-                            p_w[pid, W_REMAINING] = hours / P[P_ENG_HPD]
-                            p_w[pid, W_PREMIUM] = 1.0
-                            p_wret[pid] = 1
-                    elif pc == 1:  # one training attempt
-                        k = a_train[i]
-                        a_train[i] += 1
-                        out[M_TRAINING_RUNS] += 1.0
-                        fails = keyed_uniform(seed, rep, S_TRAIN_FAIL, i, k) < P[P_TRAIN_FAIL]
-                        p_a[pid] = 1 if fails else 0
-                        if Q[Q_TRAIN_OWNER] == TEAM:
-                            work = keyed_event(seed, rep, S_TRAIN_WORK, i, k, Q[Q_TRAIN_FAM], P[P_TRAIN_MEAN], P[P_TRAIN_CV])
-                            p_f[pid, F_B] = work * keyed_uniform(seed, rep, S_TRAIN_FAIL_POINT, i, k) if fails else work  # target
-                            p_f[pid, F_C] = 0.0  # done
-                            p_pc[pid] = 2
-                        else:
-                            turnaround = keyed_event(seed, rep, S_VENDOR_TURNAROUND, i, k, Q[Q_TURN_FAM], P[P_TURN_MEAN], P[P_TURN_CV])
-                            p_pc[pid] = 6
-                            if turnaround > 0.0:
-                                _heap_push(ht, hk, hl, hn, now + turnaround, NORMAL, seq, pid, p_ver[pid], H_RESUME)
-                                hn += 1
-                                seq += 1
-                                waiting = True
-                    elif pc == 2:  # ask for a GPU, or end the attempt
-                        if p_f[pid, F_C] < p_f[pid, F_B]:
-                            gpu = -1
-                            for g in range(n_gpus):
-                                if not gpu_busy[g]:
-                                    gpu = g
-                                    break
-                            if gpu >= 0:
-                                gpu_busy[gpu] = True
-                                _monitor(gpu_mon, now, 1.0, 0.0)
-                                gpu_mon[MWT] += 0.0
-                                gpu_mon[MS] += 1.0
-                                p_k[pid] = gpu
-                                _heap_push(ht, hk, hl, hn, now, NORMAL, seq, pid, p_ver[pid], H_RESUME)
-                                hn += 1
-                                seq += 1
-                            else:
-                                _monitor(gpu_mon, now, 0.0, 1.0)
-                                gq_pid[gq_tail] = pid
-                                gq_asked[gq_tail] = now
-                                gq_tail += 1
-                            p_pc[pid] = 3
-                            waiting = True
-                        elif p_a[pid] == 1:
-                            out[M_TRAINING_FAILURES] += 1.0
-                            p_pc[pid] = 1
-                        else:
-                            p_pc[pid] = 7
-                    elif pc == 3:  # got GPU p_k: run a segment
-                        gpu = p_k[pid]
-                        remaining = p_f[pid, F_B] - p_f[pid, F_C]
-                        preempt_after = math.inf
-                        if gpu >= n_reserved and spot:
-                            rate = P[P_SPOT_RATE]
-                            u = keyed_uniform(seed, rep, S_SPOT_PREEMPT, i, a_spot[i])
-                            a_spot[i] += 1
-                            if rate > 0.0:
-                                preempt_after = exponential_time(u, rate)
-                        if preempt_after < remaining:
-                            p_f[pid, F_D] = preempt_after
-                            p_pc[pid] = 4
-                            _heap_push(ht, hk, hl, hn, now + preempt_after / 24.0, NORMAL, seq, pid, p_ver[pid], H_RESUME)
-                        else:
-                            p_f[pid, F_D] = remaining
-                            p_pc[pid] = 5
-                            _heap_push(ht, hk, hl, hn, now + remaining / 24.0, NORMAL, seq, pid, p_ver[pid], H_RESUME)
-                        hn += 1
-                        seq += 1
                         waiting = True
-                    elif pc == 4 or pc == 5 or pc == 11:  # release a GPU after F_D hours (training or evaluation)
-                        gpu = p_k[pid]
-                        used = p_f[pid, F_D]
-                        if gpu >= n_reserved:
-                            price = P[P_GPU_SPOT] if spot else P[P_GPU_ON_DEMAND]
-                            _book(usd, now, C_GPU_TRAINING, used * price)
-                        out[M_GPU_HOURS] += used
-                        if gq_tail > gq_head:
-                            nxt = gq_pid[gq_head]
-                            asked = gq_asked[gq_head]
-                            gq_head += 1
-                            _monitor(gpu_mon, now, 0.0, -1.0)
-                            gpu_mon[MWT] += now - asked
-                            gpu_mon[MS] += 1.0
-                            p_k[nxt] = gpu
-                            _heap_push(ht, hk, hl, hn, now, NORMAL, seq, nxt, p_ver[nxt], H_RESUME)
-                            hn += 1
-                            seq += 1
-                        else:
-                            _monitor(gpu_mon, now, -1.0, 0.0)
-                            gpu_busy[gpu] = False
-                        if pc == 4:
-                            ckpt = P[P_CKPT_HOURS]
-                            p_f[pid, F_C] = math.floor((p_f[pid, F_C] + used) / ckpt) * ckpt
-                            out[M_SPOT_PREEMPTIONS] += 1.0
-                            p_pc[pid] = 2
-                        elif pc == 5:
-                            p_f[pid, F_C] = p_f[pid, F_B]
-                            p_pc[pid] = 2
-                        else:
-                            p_pc[pid] = 12
-                    elif pc == 6:  # vendor job done
-                        if keyed_uniform(seed, rep, S_TRAIN_FAIL, i, a_train[i] - 1) < P[P_TRAIN_FAIL]:
-                            out[M_TRAINING_FAILURES] += 1.0
+
+                    else:  # K_REFRESH: the pipeline of adapter i
+                        if pc == 0:  # data preparation (+ migration hours)
+                            n = a_refreshes[i]
+                            a_refreshes[i] += 1
+                            hours = (
+                                _event(seed, rep, S_DATA_PREP, i, n, Q[Q_PREP_FAM], P[P_PREP_MEAN], P[P_PREP_CV], shape, 1) + p_f[pid, F_A]
+                            )
                             p_pc[pid] = 1
-                        else:
-                            _book(usd, now, C_VENDOR_TRAINING, P[P_TRAIN_TOKENS] * P[P_VENDOR_TRAIN_USD])
-                            p_pc[pid] = 7
-                    elif pc == 7:  # trained: checkpoint, then evaluate
-                        if a_checkpoints[i] < Q[Q_RETENTION] and P[P_CKPT_GB] > 0.0:
-                            a_checkpoints[i] += 1
-                            accrue(usd, storage_since, now, storage_gb * P[P_STORAGE] / _DPM, C_STORAGE)
-                            storage_since = now
-                            storage_gb += P[P_CKPT_GB]
-                        k = a_evals[i]
-                        a_evals[i] += 1
-                        p_a[pid] = k
-                        gpu_hours = keyed_event(seed, rep, S_EVAL_GPU, i, k, Q[Q_EVAL_GPU_FAM], P[P_EVAL_GPU_MEAN], P[P_EVAL_GPU_CV])
-                        p_f[pid, F_D] = gpu_hours
-                        if gpu_hours > 0.0:
-                            gpu = -1
-                            for g in range(n_gpus):
-                                if not gpu_busy[g]:
-                                    gpu = g
-                                    break
-                            if gpu >= 0:
-                                gpu_busy[gpu] = True
-                                _monitor(gpu_mon, now, 1.0, 0.0)
-                                gpu_mon[MWT] += 0.0
-                                gpu_mon[MS] += 1.0
-                                p_k[pid] = gpu
-                                _heap_push(ht, hk, hl, hn, now, NORMAL, seq, pid, p_ver[pid], H_RESUME)
-                                hn += 1
-                                seq += 1
-                            else:
-                                _monitor(gpu_mon, now, 0.0, 1.0)
-                                gq_pid[gq_tail] = pid
-                                gq_asked[gq_tail] = now
-                                gq_tail += 1
-                            p_pc[pid] = 10
-                            waiting = True
-                        else:
-                            p_pc[pid] = 12
-                    elif pc == 10:  # evaluation GPU granted
-                        _heap_push(ht, hk, hl, hn, now + p_f[pid, F_D] / 24.0, NORMAL, seq, pid, p_ver[pid], H_RESUME)
-                        hn += 1
-                        seq += 1
-                        p_pc[pid] = 11
-                        waiting = True
-                    elif pc == 12:  # evaluation engineer hours
-                        k = p_a[pid]
-                        hours = keyed_event(seed, rep, S_EVAL_HOURS, i, k, Q[Q_EVAL_HOURS_FAM], P[P_EVAL_HOURS_MEAN], P[P_EVAL_HOURS_CV])
-                        p_pc[pid] = 13
-                        if hours > 0.0:
-                            p_in_work[pid] = True
-                            p_wstate[pid] = 0
-                            p_wprio[pid] = PIPELINE_PRIORITY
-                            p_wact[pid] = ACT_PIPELINE
-                            p_w[pid, W_HOURS] = hours
-                            p_w[pid, W_REMAINING] = hours / P[P_ENG_HPD]
-                            p_w[pid, W_PREMIUM] = 1.0
-                            p_wret[pid] = 13
-                    elif pc == 13:  # evaluation verdict
-                        _book(usd, now, C_VENDOR_INFERENCE, P[P_EVAL_VENDOR_USD])
-                        if keyed_uniform(seed, rep, S_EVAL_FAIL, i, p_a[pid]) < P[P_EVAL_FAIL]:
-                            out[M_EVAL_FAILURES] += 1.0
-                            p_pc[pid] = 1
-                        else:
-                            p_pc[pid] = 20 if a_regulated[i] else 30
-                    elif pc == 20:  # compliance review
-                        k = a_reviews[i]
-                        a_reviews[i] += 1
-                        hours = keyed_event(seed, rep, S_REVIEW_HOURS, i, k, Q[Q_REVIEW_FAM], P[P_REVIEW_MEAN], P[P_REVIEW_CV])
-                        if hours <= 0.0:
-                            p_pc[pid] = 30
-                        else:
-                            p_a[pid] = k
-                            p_f[pid, F_D] = hours
-                            if reviewers_idle > 0:
-                                reviewers_idle -= 1
-                                _monitor(rev_mon, now, 1.0, 0.0)
-                                rev_mon[MWT] += 0.0
-                                rev_mon[MS] += 1.0
-                                _heap_push(ht, hk, hl, hn, now, NORMAL, seq, pid, p_ver[pid], H_RESUME)
-                                hn += 1
-                                seq += 1
-                            else:
-                                _monitor(rev_mon, now, 0.0, 1.0)
-                                rq_pid[rq_tail] = pid
-                                rq_asked[rq_tail] = now
-                                rq_tail += 1
-                            p_pc[pid] = 21
-                            waiting = True
-                    elif pc == 21:  # reviewer granted
-                        _heap_push(ht, hk, hl, hn, now + p_f[pid, F_D] / P[P_REV_HPD], NORMAL, seq, pid, p_ver[pid], H_RESUME)
-                        hn += 1
-                        seq += 1
-                        p_pc[pid] = 22
-                        waiting = True
-                    elif pc == 22:  # review done
-                        if rq_tail > rq_head:
-                            nxt = rq_pid[rq_head]
-                            asked = rq_asked[rq_head]
-                            rq_head += 1
-                            _monitor(rev_mon, now, 0.0, -1.0)
-                            rev_mon[MWT] += now - asked
-                            rev_mon[MS] += 1.0
-                            _heap_push(ht, hk, hl, hn, now, NORMAL, seq, nxt, p_ver[nxt], H_RESUME)
-                            hn += 1
-                            seq += 1
-                        else:
-                            _monitor(rev_mon, now, -1.0, 0.0)
-                            reviewers_idle += 1
-                        _book(usd, now, C_LABOR_COMPLIANCE, p_f[pid, F_D] * reviewer_rate)
-                        k = p_a[pid]
-                        if keyed_uniform(seed, rep, S_REVIEW_REJECT, i, k) >= P[P_REJECT]:
-                            p_pc[pid] = 30
-                        else:
-                            out[M_REJECTIONS] += 1.0
-                            rework = keyed_event(seed, rep, S_REWORK_HOURS, i, k, Q[Q_REWORK_FAM], P[P_REWORK_MEAN], P[P_REWORK_CV])
-                            p_pc[pid] = 20
-                            if rework > 0.0:
+                            if hours > 0.0:
                                 p_in_work[pid] = True
                                 p_wstate[pid] = 0
                                 p_wprio[pid] = PIPELINE_PRIORITY
                                 p_wact[pid] = ACT_PIPELINE
-                                p_w[pid, W_HOURS] = rework
-                                p_w[pid, W_REMAINING] = rework / P[P_ENG_HPD]
+                                p_w[pid, W_HOURS] = hours
+                                p_w[pid, W_REMAINING] = hours / P[P_ENG_HPD]
                                 p_w[pid, W_PREMIUM] = 1.0
-                                p_wret[pid] = 20
-                    elif pc == 30:  # promotion
-                        k = a_promo_k[i]
-                        a_promo_k[i] += 1
-                        if keyed_uniform(seed, rep, S_ROLLOUT_BAD, i, k) < P[P_BAD_ROLLOUT]:
-                            out[M_ROLLBACKS] += 1.0
-                            hours = keyed_event(seed, rep, S_ROLLBACK_HOURS, i, k, Q[Q_ROLLBACK_FAM], P[P_ROLLBACK_MEAN], P[P_ROLLBACK_CV])
-                            p_f[pid, F_E] = now  # started
-                            p_pc[pid] = 31
+                                p_wret[pid] = 1
+                        elif pc == 1:  # one training attempt
+                            k = a_train[i]
+                            a_train[i] += 1
+                            out[M_TRAINING_RUNS] += 1.0
+                            fails = keyed_uniform(seed, rep, S_TRAIN_FAIL, i, k) < P[P_TRAIN_FAIL]
+                            p_a[pid] = 1 if fails else 0
+                            if Q[Q_TRAIN_OWNER] == TEAM:
+                                work = _event(seed, rep, S_TRAIN_WORK, i, k, Q[Q_TRAIN_FAM], P[P_TRAIN_MEAN], P[P_TRAIN_CV], shape, 2)
+                                p_f[pid, F_B] = work * keyed_uniform(seed, rep, S_TRAIN_FAIL_POINT, i, k) if fails else work  # target
+                                p_f[pid, F_C] = 0.0  # done
+                                p_pc[pid] = 2
+                            else:
+                                turnaround = _event(
+                                    seed, rep, S_VENDOR_TURNAROUND, i, k, Q[Q_TURN_FAM], P[P_TURN_MEAN], P[P_TURN_CV], shape, 3
+                                )
+                                p_pc[pid] = 6
+                                if turnaround > 0.0:
+                                    own_t = now + turnaround
+                                    waiting = True
+                        elif pc == 2:  # ask for a GPU, or end the attempt
+                            if p_f[pid, F_C] < p_f[pid, F_B]:
+                                gpu = -1
+                                for g in range(n_gpus):
+                                    if not gpu_busy[g]:
+                                        gpu = g
+                                        break
+                                if gpu >= 0:
+                                    gpu_busy[gpu] = True
+                                    _monitor(gpu_mon, now, 1.0, 0.0)
+                                    gpu_mon[MWT] += 0.0
+                                    gpu_mon[MS] += 1.0
+                                    p_k[pid] = gpu
+                                    own_t = now
+                                else:
+                                    _monitor(gpu_mon, now, 0.0, 1.0)
+                                    gq_pid[gq_tail] = pid
+                                    gq_asked[gq_tail] = now
+                                    gq_tail += 1
+                                p_pc[pid] = 3
+                                waiting = True
+                            elif p_a[pid] == 1:
+                                out[M_TRAINING_FAILURES] += 1.0
+                                p_pc[pid] = 1
+                            else:
+                                p_pc[pid] = 7
+                        elif pc == 3:  # got GPU p_k: run a segment
+                            gpu = p_k[pid]
+                            remaining = p_f[pid, F_B] - p_f[pid, F_C]
+                            preempt_after = math.inf
+                            if gpu >= n_reserved and spot:
+                                rate = P[P_SPOT_RATE]
+                                u = keyed_uniform(seed, rep, S_SPOT_PREEMPT, i, a_spot[i])
+                                a_spot[i] += 1
+                                if rate > 0.0:
+                                    preempt_after = exponential_time(u, rate)
+                            if preempt_after < remaining:
+                                p_f[pid, F_D] = preempt_after
+                                p_pc[pid] = 4
+                                own_t = now + preempt_after / 24.0
+                            else:
+                                p_f[pid, F_D] = remaining
+                                p_pc[pid] = 5
+                                own_t = now + remaining / 24.0
+                            waiting = True
+                        elif pc == 4 or pc == 5 or pc == 11:  # release a GPU after F_D hours (training or evaluation)
+                            gpu = p_k[pid]
+                            used = p_f[pid, F_D]
+                            if gpu >= n_reserved:
+                                price = P[P_GPU_SPOT] if spot else P[P_GPU_ON_DEMAND]
+                                _book(usd, now, C_GPU_TRAINING, used * price)
+                            out[M_GPU_HOURS] += used
+                            if gq_tail > gq_head:
+                                nxt = gq_pid[gq_head]
+                                asked = gq_asked[gq_head]
+                                gq_head += 1
+                                _monitor(gpu_mon, now, 0.0, -1.0)
+                                gpu_mon[MWT] += now - asked
+                                gpu_mon[MS] += 1.0
+                                p_k[nxt] = gpu
+                                _heap_push(ht, hk, hl, hn, now, NORMAL, seq, nxt, p_ver[nxt], H_RESUME)
+                                hn += 1
+                                seq += 1
+                            else:
+                                _monitor(gpu_mon, now, -1.0, 0.0)
+                                gpu_busy[gpu] = False
+                            if pc == 4:
+                                ckpt = P[P_CKPT_HOURS]
+                                p_f[pid, F_C] = math.floor((p_f[pid, F_C] + used) / ckpt) * ckpt
+                                out[M_SPOT_PREEMPTIONS] += 1.0
+                                p_pc[pid] = 2
+                            elif pc == 5:
+                                p_f[pid, F_C] = p_f[pid, F_B]
+                                p_pc[pid] = 2
+                            else:
+                                p_pc[pid] = 12
+                        elif pc == 6:  # vendor job done
+                            if keyed_uniform(seed, rep, S_TRAIN_FAIL, i, a_train[i] - 1) < P[P_TRAIN_FAIL]:
+                                out[M_TRAINING_FAILURES] += 1.0
+                                p_pc[pid] = 1
+                            else:
+                                _book(usd, now, C_VENDOR_TRAINING, P[P_TRAIN_TOKENS] * P[P_VENDOR_TRAIN_USD])
+                                p_pc[pid] = 7
+                        elif pc == 7:  # trained: checkpoint, then evaluate
+                            if a_checkpoints[i] < Q[Q_RETENTION] and P[P_CKPT_GB] > 0.0:
+                                a_checkpoints[i] += 1
+                                accrue(usd, storage_since, now, storage_gb * P[P_STORAGE] / _DPM, C_STORAGE)
+                                storage_since = now
+                                storage_gb += P[P_CKPT_GB]
+                            k = a_evals[i]
+                            a_evals[i] += 1
+                            p_a[pid] = k
+                            gpu_hours = _event(
+                                seed, rep, S_EVAL_GPU, i, k, Q[Q_EVAL_GPU_FAM], P[P_EVAL_GPU_MEAN], P[P_EVAL_GPU_CV], shape, 4
+                            )
+                            p_f[pid, F_D] = gpu_hours
+                            if gpu_hours > 0.0:
+                                gpu = -1
+                                for g in range(n_gpus):
+                                    if not gpu_busy[g]:
+                                        gpu = g
+                                        break
+                                if gpu >= 0:
+                                    gpu_busy[gpu] = True
+                                    _monitor(gpu_mon, now, 1.0, 0.0)
+                                    gpu_mon[MWT] += 0.0
+                                    gpu_mon[MS] += 1.0
+                                    p_k[pid] = gpu
+                                    own_t = now
+                                else:
+                                    _monitor(gpu_mon, now, 0.0, 1.0)
+                                    gq_pid[gq_tail] = pid
+                                    gq_asked[gq_tail] = now
+                                    gq_tail += 1
+                                p_pc[pid] = 10
+                                waiting = True
+                            else:
+                                p_pc[pid] = 12
+                        elif pc == 10:  # evaluation GPU granted
+                            own_t = now + p_f[pid, F_D] / 24.0
+                            p_pc[pid] = 11
+                            waiting = True
+                        elif pc == 12:  # evaluation engineer hours
+                            k = p_a[pid]
+                            hours = _event(
+                                seed, rep, S_EVAL_HOURS, i, k, Q[Q_EVAL_HOURS_FAM], P[P_EVAL_HOURS_MEAN], P[P_EVAL_HOURS_CV], shape, 5
+                            )
+                            p_pc[pid] = 13
                             if hours > 0.0:
                                 p_in_work[pid] = True
                                 p_wstate[pid] = 0
-                                p_wprio[pid] = INCIDENT_PRIORITY
-                                p_wact[pid] = ACT_ONCALL
+                                p_wprio[pid] = PIPELINE_PRIORITY
+                                p_wact[pid] = ACT_PIPELINE
                                 p_w[pid, W_HOURS] = hours
-                                p_w[pid, W_REMAINING] = hours / 24.0
+                                p_w[pid, W_REMAINING] = hours / P[P_ENG_HPD]
                                 p_w[pid, W_PREMIUM] = 1.0
-                                p_wret[pid] = 31
-                        else:
-                            a_promotions[i] += 1
+                                p_wret[pid] = 13
+                        elif pc == 13:  # evaluation verdict
+                            _book(usd, now, C_VENDOR_INFERENCE, P[P_EVAL_VENDOR_USD])
+                            if keyed_uniform(seed, rep, S_EVAL_FAIL, i, p_a[pid]) < P[P_EVAL_FAIL]:
+                                out[M_EVAL_FAILURES] += 1.0
+                                p_pc[pid] = 1
+                            else:
+                                p_pc[pid] = 20 if a_regulated[i] else 30
+                        elif pc == 20:  # compliance review
+                            k = a_reviews[i]
+                            a_reviews[i] += 1
+                            hours = _event(seed, rep, S_REVIEW_HOURS, i, k, Q[Q_REVIEW_FAM], P[P_REVIEW_MEAN], P[P_REVIEW_CV], shape, 8)
+                            if hours <= 0.0:
+                                p_pc[pid] = 30
+                            else:
+                                p_a[pid] = k
+                                p_f[pid, F_D] = hours
+                                if reviewers_idle > 0:
+                                    reviewers_idle -= 1
+                                    _monitor(rev_mon, now, 1.0, 0.0)
+                                    rev_mon[MWT] += 0.0
+                                    rev_mon[MS] += 1.0
+                                    own_t = now
+                                else:
+                                    _monitor(rev_mon, now, 0.0, 1.0)
+                                    rq_pid[rq_tail] = pid
+                                    rq_asked[rq_tail] = now
+                                    rq_tail += 1
+                                p_pc[pid] = 21
+                                waiting = True
+                        elif pc == 21:  # reviewer granted
+                            own_t = now + p_f[pid, F_D] / P[P_REV_HPD]
+                            p_pc[pid] = 22
+                            waiting = True
+                        elif pc == 22:  # review done
+                            if rq_tail > rq_head:
+                                nxt = rq_pid[rq_head]
+                                asked = rq_asked[rq_head]
+                                rq_head += 1
+                                _monitor(rev_mon, now, 0.0, -1.0)
+                                rev_mon[MWT] += now - asked
+                                rev_mon[MS] += 1.0
+                                _heap_push(ht, hk, hl, hn, now, NORMAL, seq, nxt, p_ver[nxt], H_RESUME)
+                                hn += 1
+                                seq += 1
+                            else:
+                                _monitor(rev_mon, now, -1.0, 0.0)
+                                reviewers_idle += 1
+                            _book(usd, now, C_LABOR_COMPLIANCE, p_f[pid, F_D] * reviewer_rate)
+                            k = p_a[pid]
+                            if keyed_uniform(seed, rep, S_REVIEW_REJECT, i, k) >= P[P_REJECT]:
+                                p_pc[pid] = 30
+                            else:
+                                out[M_REJECTIONS] += 1.0
+                                rework = _event(
+                                    seed, rep, S_REWORK_HOURS, i, k, Q[Q_REWORK_FAM], P[P_REWORK_MEAN], P[P_REWORK_CV], shape, 9
+                                )
+                                p_pc[pid] = 20
+                                if rework > 0.0:
+                                    p_in_work[pid] = True
+                                    p_wstate[pid] = 0
+                                    p_wprio[pid] = PIPELINE_PRIORITY
+                                    p_wact[pid] = ACT_PIPELINE
+                                    p_w[pid, W_HOURS] = rework
+                                    p_w[pid, W_REMAINING] = rework / P[P_ENG_HPD]
+                                    p_w[pid, W_PREMIUM] = 1.0
+                                    p_wret[pid] = 20
+                        elif pc == 30:  # promotion
+                            k = a_promo_k[i]
+                            a_promo_k[i] += 1
+                            if keyed_uniform(seed, rep, S_ROLLOUT_BAD, i, k) < P[P_BAD_ROLLOUT]:
+                                out[M_ROLLBACKS] += 1.0
+                                hours = _event(
+                                    seed, rep, S_ROLLBACK_HOURS, i, k, Q[Q_ROLLBACK_FAM], P[P_ROLLBACK_MEAN], P[P_ROLLBACK_CV], shape, 10
+                                )
+                                p_f[pid, F_E] = now  # started
+                                p_pc[pid] = 31
+                                if hours > 0.0:
+                                    p_in_work[pid] = True
+                                    p_wstate[pid] = 0
+                                    p_wprio[pid] = INCIDENT_PRIORITY
+                                    p_wact[pid] = ACT_ONCALL
+                                    p_w[pid, W_HOURS] = hours
+                                    p_w[pid, W_REMAINING] = hours / 24.0
+                                    p_w[pid, W_PREMIUM] = 1.0
+                                    p_wret[pid] = 31
+                            else:
+                                a_promotions[i] += 1
+                                a_in_flight[i] = False
+                                if a_deficit[i] > 0.0 and now > a_since[i]:
+                                    out[M_STALE_DAYS] += now - a_since[i]
+                                    out[M_DEFICIT_DAYS] += a_deficit[i] * (now - a_since[i])
+                                    accrue(usd, a_since[i], now, a_deficit[i] * P[P_STALE_USD], C_STALENESS)
+                                a_deficit[i] = 0.0
+                                a_since[i] = now
+                                out[M_COMPLETED] += 1.0
+                                ended = True
+                        else:  # pc == 31: rollback done
+                            outage = (now - p_f[pid, F_E]) * 24.0
+                            fraction = P[P_SEV_DOWN1]
+                            out[M_DOWNTIME_HOURS] += outage * fraction
+                            _book(usd, now, C_DOWNTIME, outage * fraction * P[P_DOWN_USD] * 1)
                             a_in_flight[i] = False
-                            if a_deficit[i] > 0.0 and now > a_since[i]:
-                                out[M_STALE_DAYS] += now - a_since[i]
-                                out[M_DEFICIT_DAYS] += a_deficit[i] * (now - a_since[i])
-                                accrue(usd, a_since[i], now, a_deficit[i] * P[P_STALE_USD], C_STALENESS)
-                            a_deficit[i] = 0.0
-                            a_since[i] = now
-                            out[M_COMPLETED] += 1.0
+                            out[M_REQUESTED] += 1.0
+                            a_in_flight[i] = True
+                            # a new refresh (reason: rollback) reuses nothing of this one
+                            if n_free > 0:
+                                n_free -= 1
+                                npid = free_ids[n_free]
+                            else:
+                                npid = n_procs
+                                n_procs += 1
+                            p_kind[npid] = K_REFRESH
+                            p_ent[npid] = i
+                            p_pc[npid] = 0
+                            p_f[npid, F_A] = 0.0
+                            p_in_work[npid] = False
+                            _heap_push(ht, hk, hl, hn, now, URGENT, seq, npid, p_ver[npid], H_START)
+                            hn += 1
+                            seq += 1
                             ended = True
-                    else:  # pc == 31: rollback done
-                        outage = (now - p_f[pid, F_E]) * 24.0
-                        fraction = P[P_SEV_DOWN1]
-                        out[M_DOWNTIME_HOURS] += outage * fraction
-                        _book(usd, now, C_DOWNTIME, outage * fraction * P[P_DOWN_USD] * 1)
-                        a_in_flight[i] = False
-                        out[M_REQUESTED] += 1.0
-                        a_in_flight[i] = True
-                        # a new refresh (reason: rollback) reuses nothing of this one
-                        if n_free > 0:
-                            n_free -= 1
-                            npid = free_ids[n_free]
-                        else:
-                            npid = n_procs
-                            n_procs += 1
-                        p_kind[npid] = K_REFRESH
-                        p_ent[npid] = i
-                        p_pc[npid] = 0
-                        p_f[npid, F_A] = 0.0
-                        p_in_work[npid] = False
-                        _heap_push(ht, hk, hl, hn, now, URGENT, seq, npid, p_ver[npid], H_START)
-                        hn += 1
-                        seq += 1
-                        ended = True
-                how = H_CONTINUE
-            if ended:
-                p_ver[pid] += 1  # any event still pending for this id is stale from now on
-                free_ids[n_free] = pid
-                n_free += 1
+                    how = H_CONTINUE
+                if ended:
+                    p_ver[pid] += 1  # any event still pending for this id is stale from now on
+                    free_ids[n_free] = pid
+                    n_free += 1
+                if ended or own_t < 0.0:
+                    break  # ended, or waiting in a pool's queue
+                # Exact shortcut: when this process's own event would be the very next one popped
+                # (nothing else is due by then), resume it here instead of via the heap.
+                if (
+                    (hn == 0 or ht[0] > own_t)
+                    and own_t < horizon
+                    and events + 1 < max_events
+                    and n_procs + n_adapters + 4 < cap
+                    and hn + 2 * n_adapters + 8 < hcap
+                    and n_free + 1 < free_ids.shape[0]
+                    and gq_tail + 1 < gq_pid.shape[0]
+                    and rq_tail + 1 < rq_pid.shape[0]
+                ):
+                    now = own_t
+                    own_t = -1.0
+                    how = H_RESUME
+                    events += 1
+                    continue
+                _heap_push(ht, hk, hl, hn, own_t, NORMAL, seq, pid, p_ver[pid], H_RESUME)
+                hn += 1
+                seq += 1
+                break
         if events >= max_events:
             status = ADVANCE_TRUNCATED
             break
@@ -1355,6 +1390,11 @@ def _replication(P, Q, seed, rep, years, max_events, usd, out):
             vendor_fee[y] = tokens * P[P_SERVE_TOKEN_USD] + hosting
     sla_applies = (not team_serving) and P[P_SLA_CREDIT] > 0.0
     sla_down = np.zeros(months)
+    shape = np.empty((len(SHAPED_CVS), 2))
+    for d in range(len(SHAPED_CVS)):
+        sigma, half_s2 = lognormal_shape(P[SHAPED_CVS[d]])
+        shape[d, 0] = sigma
+        shape[d, 1] = half_s2
 
     # processes
     cap = 16 + 4 * n_adapters + 2 * n_deploy
@@ -1468,6 +1508,7 @@ def _replication(P, Q, seed, rep, years, max_events, usd, out):
             d_size,
             vendor_fee,
             sla_down,
+            shape,
             p_kind,
             p_pc,
             p_ent,

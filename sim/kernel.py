@@ -338,6 +338,8 @@ MB, MQ, ML, MBA, MQA, MWT, MS = range(7)
 
 _DPM = 365.0 / 12.0
 ADVANCE_DONE, ADVANCE_TRUNCATED, ADVANCE_GROW = 0, 1, 2
+# positions of the loop counters in the `st` array shared by _replication and _advance
+ST_HN, ST_SEQ, ST_NPROCS, ST_NFREE = 0, 1, 2, 3
 
 
 def _check_layout() -> None:
@@ -440,6 +442,88 @@ def _event(seed, rep, stream, entity, occurrence, family, mean, cv, shape, d):
         return mean
     u = keyed_uniform(seed, rep, stream, entity, occurrence)
     return event_ppf_shaped(family, mean, cv, shape[d, 0], shape[d, 1], u)
+
+
+@njit(cache=True, inline="always")
+def _push(ht, hk, hl, st, t, prio, pid, ver, how):
+    """Schedule an event and advance the heap size and sequence counters in ``st``."""
+    _heap_push(ht, hk, hl, st[ST_HN], t, prio, st[ST_SEQ], pid, ver, how)
+    st[ST_HN] += 1
+    st[ST_SEQ] += 1
+
+
+@njit(cache=True, inline="always")
+def _spawn(kind, entity, k, a, f_a, now, st, free_ids, p_kind, p_ent, p_pc, p_k, p_a, p_f, p_in_work, p_ver, ht, hk, hl):
+    """Start a process now (SimPy: ``env.process``, an URGENT Initialize event); reuse a free id."""
+    if st[ST_NFREE] > 0:
+        st[ST_NFREE] -= 1
+        pid = free_ids[st[ST_NFREE]]
+    else:
+        pid = st[ST_NPROCS]
+        st[ST_NPROCS] += 1
+    p_kind[pid] = kind
+    p_ent[pid] = entity
+    p_pc[pid] = 0
+    p_k[pid] = k
+    p_a[pid] = a
+    p_f[pid, F_A] = f_a
+    p_in_work[pid] = False
+    _push(ht, hk, hl, st, now, URGENT, pid, p_ver[pid], H_START)
+
+
+@njit(cache=True, inline="always")
+def _request_refresh(i, extra_hours, now, out, a_in_flight, st, free_ids, p_kind, p_ent, p_pc, p_k, p_a, p_f, p_in_work, p_ver, ht, hk, hl):
+    """``Adapter.request_refresh``: merged into a refresh in flight, or a new refresh process."""
+    out[M_REQUESTED] += 1.0
+    if a_in_flight[i]:
+        out[M_MERGED] += 1.0
+        return
+    a_in_flight[i] = True
+    _spawn(K_REFRESH, i, 0, 0, extra_hours, now, st, free_ids, p_kind, p_ent, p_pc, p_k, p_a, p_f, p_in_work, p_ver, ht, hk, hl)
+
+
+@njit(cache=True, inline="always")
+def _start_work(pid, hours, days, priority, activity, premium, return_pc, p_in_work, p_wstate, p_wprio, p_wact, p_w, p_wret):
+    """Enter the engineer-work subroutine (``EngineerPool.work`` + ``Replication.engineer_work``)."""
+    p_in_work[pid] = True
+    p_wstate[pid] = 0
+    p_wprio[pid] = priority
+    p_wact[pid] = activity
+    p_w[pid, W_HOURS] = hours
+    p_w[pid, W_REMAINING] = days
+    p_w[pid, W_PREMIUM] = premium
+    p_wret[pid] = return_pc
+
+
+@njit(cache=True, inline="always")
+def _gpu_acquire(pid, now, n_gpus, gpu_busy, gpu_mon, p_k, gq_pid, gq_asked, gq_tail):
+    """``GpuPool.acquire``: the lowest-numbered free GPU now (into ``p_k[pid]``), else the FIFO queue.
+
+    Returns whether it was granted and the queue's new tail.
+    """
+    for g in range(n_gpus):
+        if not gpu_busy[g]:
+            gpu_busy[g] = True
+            _monitor(gpu_mon, now, 1.0, 0.0)
+            gpu_mon[MWT] += 0.0
+            gpu_mon[MS] += 1.0
+            p_k[pid] = g
+            return True, gq_tail
+    _monitor(gpu_mon, now, 0.0, 1.0)
+    gq_pid[gq_tail] = pid
+    gq_asked[gq_tail] = now
+    return False, gq_tail + 1
+
+
+@njit(cache=True, inline="always")
+def _set_deficit(i, value, now, a_deficit, a_since, out, usd, usd_per_point_day):
+    """``Adapter._set_deficit``: accrue staleness at the old deficit up to now, then change it."""
+    if a_deficit[i] > 0.0 and now > a_since[i]:
+        out[M_STALE_DAYS] += now - a_since[i]
+        out[M_DEFICIT_DAYS] += a_deficit[i] * (now - a_since[i])
+        accrue(usd, a_since[i], now, a_deficit[i] * usd_per_point_day, C_STALENESS)
+    a_deficit[i] = value
+    a_since[i] = now
 
 
 @njit(cache=True)
@@ -557,10 +641,6 @@ def _advance(
 
     No array is re-bound in here, so numba keeps reference counting out of the event loop.
     """
-    hn = st[0]
-    seq = st[1]
-    n_procs = st[2]
-    n_free = st[3]
     gq_head = st[4]
     gq_tail = st[5]
     rq_head = st[6]
@@ -588,11 +668,11 @@ def _advance(
     cap = p_kind.shape[0]
     hcap = ht.shape[0]
     status = ADVANCE_DONE
-    while hn > 0 and ht[0] < horizon:
+    while st[ST_HN] > 0 and ht[0] < horizon:
         if (
-            n_procs + n_adapters + 4 >= cap
-            or hn + 2 * n_adapters + 8 >= hcap
-            or n_free + 1 >= free_ids.shape[0]
+            st[ST_NPROCS] + n_adapters + 4 >= cap
+            or st[ST_HN] + 2 * n_adapters + 8 >= hcap
+            or st[ST_NFREE] + 1 >= free_ids.shape[0]
             or gq_tail + 1 >= gq_pid.shape[0]
             or rq_tail + 1 >= rq_pid.shape[0]
         ):
@@ -603,8 +683,8 @@ def _advance(
         pid = (payload >> 2) & PID_MASK
         ver = payload >> (PID_BITS + 2)
         how = payload & 3
-        _heap_pop(ht, hk, hl, hn)
-        hn -= 1
+        _heap_pop(ht, hk, hl, st[ST_HN])
+        st[ST_HN] -= 1
         events += 1
         if (p_ver[pid] & VER_MASK) == ver:
             kind = p_kind[pid]
@@ -645,9 +725,7 @@ def _advance(
                                     _monitor(eng_mon, now, -1.0, 0.0)
                                     out[M_ENG_PREEMPTIONS] += 1.0
                                     p_ver[vpid] += 1
-                                    _heap_push(ht, hk, hl, hn, now, URGENT, seq, vpid, p_ver[vpid], H_INTERRUPT)
-                                    hn += 1
-                                    seq += 1
+                                    _push(ht, hk, hl, st, now, URGENT, vpid, p_ver[vpid], H_INTERRUPT)
                                     granted = True
                             if granted:
                                 eu_pid[n_users] = pid
@@ -729,9 +807,7 @@ def _advance(
                                     _monitor(eng_mon, now, 1.0, 0.0)
                                     eng_mon[MWT] += now - head_asked
                                     eng_mon[MS] += 1.0
-                                    _heap_push(ht, hk, hl, hn, now, NORMAL, seq, head, p_ver[head], H_RESUME)
-                                    hn += 1
-                                    seq += 1
+                                    _push(ht, hk, hl, st, now, NORMAL, head, p_ver[head], H_RESUME)
                                 finished = True
                             if finished:
                                 hours = p_w[pid, W_HOURS]
@@ -760,28 +836,29 @@ def _advance(
                             drop = _event(seed, rep, S_DRIFT_DROP, i, k, Q[Q_DROP_FAM], P[P_DROP_MEAN], P[P_DROP_CV], shape, 0)
                             out[M_DRIFT_EVENTS] += 1.0
                             # set deficit (accrue staleness first)
-                            if a_deficit[i] > 0.0 and now > a_since[i]:
-                                out[M_STALE_DAYS] += now - a_since[i]
-                                out[M_DEFICIT_DAYS] += a_deficit[i] * (now - a_since[i])
-                                accrue(usd, a_since[i], now, a_deficit[i] * P[P_STALE_USD], C_STALENESS)
-                            a_deficit[i] = a_deficit[i] + drop
-                            a_since[i] = now
+                            _set_deficit(i, a_deficit[i] + drop, now, a_deficit, a_since, out, usd, P[P_STALE_USD])
                             # start detection
-                            if n_free > 0:
-                                n_free -= 1
-                                npid = free_ids[n_free]
-                            else:
-                                npid = n_procs
-                                n_procs += 1
-                            p_kind[npid] = K_DETECT
-                            p_ent[npid] = i
-                            p_pc[npid] = 0
-                            p_k[npid] = k
-                            p_a[npid] = a_promotions[i]
-                            p_in_work[npid] = False
-                            _heap_push(ht, hk, hl, hn, now, URGENT, seq, npid, p_ver[npid], H_START)
-                            hn += 1
-                            seq += 1
+                            _spawn(
+                                K_DETECT,
+                                i,
+                                k,
+                                a_promotions[i],
+                                0.0,
+                                now,
+                                st,
+                                free_ids,
+                                p_kind,
+                                p_ent,
+                                p_pc,
+                                p_k,
+                                p_a,
+                                p_f,
+                                p_in_work,
+                                p_ver,
+                                ht,
+                                hk,
+                                hl,
+                            )
                             p_k[pid] = k + 1
                         u = 0.5 if deterministic else keyed_uniform(seed, rep, S_DRIFT_GAP, i, p_k[pid])
                         gap = arrival_gap(u, rate, deterministic)
@@ -803,25 +880,9 @@ def _advance(
                         if a_promotions[i] != p_a[pid]:
                             continue
                         # request a refresh (reason: drift)
-                        out[M_REQUESTED] += 1.0
-                        if a_in_flight[i]:
-                            out[M_MERGED] += 1.0
-                        else:
-                            a_in_flight[i] = True
-                            if n_free > 0:
-                                n_free -= 1
-                                npid = free_ids[n_free]
-                            else:
-                                npid = n_procs
-                                n_procs += 1
-                            p_kind[npid] = K_REFRESH
-                            p_ent[npid] = i
-                            p_pc[npid] = 0
-                            p_f[npid, F_A] = 0.0
-                            p_in_work[npid] = False
-                            _heap_push(ht, hk, hl, hn, now, URGENT, seq, npid, p_ver[npid], H_START)
-                            hn += 1
-                            seq += 1
+                        _request_refresh(
+                            i, 0.0, now, out, a_in_flight, st, free_ids, p_kind, p_ent, p_pc, p_k, p_a, p_f, p_in_work, p_ver, ht, hk, hl
+                        )
 
                     elif kind == K_SCHEDULE:
                         interval = P[P_INTERVAL]
@@ -831,25 +892,26 @@ def _advance(
                                 continue
                             p_k[pid] = 1
                         else:
-                            out[M_REQUESTED] += 1.0
-                            if a_in_flight[i]:
-                                out[M_MERGED] += 1.0
-                            else:
-                                a_in_flight[i] = True
-                                if n_free > 0:
-                                    n_free -= 1
-                                    npid = free_ids[n_free]
-                                else:
-                                    npid = n_procs
-                                    n_procs += 1
-                                p_kind[npid] = K_REFRESH
-                                p_ent[npid] = i
-                                p_pc[npid] = 0
-                                p_f[npid, F_A] = 0.0
-                                p_in_work[npid] = False
-                                _heap_push(ht, hk, hl, hn, now, URGENT, seq, npid, p_ver[npid], H_START)
-                                hn += 1
-                                seq += 1
+                            _request_refresh(
+                                i,
+                                0.0,
+                                now,
+                                out,
+                                a_in_flight,
+                                st,
+                                free_ids,
+                                p_kind,
+                                p_ent,
+                                p_pc,
+                                p_k,
+                                p_a,
+                                p_f,
+                                p_in_work,
+                                p_ver,
+                                ht,
+                                hk,
+                                hl,
+                            )
                             p_k[pid] += 1
                         offset = interval * i / n_adapters if Q[Q_STAGGER] == 1 else 0.0
                         due = interval * p_k[pid] + offset
@@ -870,25 +932,26 @@ def _advance(
                             if keyed_uniform(seed, rep, S_RELEASE_RESPONSE, 0, k) < P[P_RESPONSE]:
                                 out[M_FORCED] += 1.0
                                 for a in range(n_adapters):
-                                    out[M_REQUESTED] += 1.0
-                                    if a_in_flight[a]:
-                                        out[M_MERGED] += 1.0
-                                        continue
-                                    a_in_flight[a] = True
-                                    if n_free > 0:
-                                        n_free -= 1
-                                        npid = free_ids[n_free]
-                                    else:
-                                        npid = n_procs
-                                        n_procs += 1
-                                    p_kind[npid] = K_REFRESH
-                                    p_ent[npid] = a
-                                    p_pc[npid] = 0
-                                    p_f[npid, F_A] = P[P_MIGRATION]
-                                    p_in_work[npid] = False
-                                    _heap_push(ht, hk, hl, hn, now, URGENT, seq, npid, p_ver[npid], H_START)
-                                    hn += 1
-                                    seq += 1
+                                    _request_refresh(
+                                        a,
+                                        P[P_MIGRATION],
+                                        now,
+                                        out,
+                                        a_in_flight,
+                                        st,
+                                        free_ids,
+                                        p_kind,
+                                        p_ent,
+                                        p_pc,
+                                        p_k,
+                                        p_a,
+                                        p_f,
+                                        p_in_work,
+                                        p_ver,
+                                        ht,
+                                        hk,
+                                        hl,
+                                    )
                             p_k[pid] = k + 1
                         u = 0.5 if deterministic else keyed_uniform(seed, rep, S_RELEASE_GAP, 0, p_k[pid])
                         gap = arrival_gap(u, rate, deterministic)
@@ -905,20 +968,27 @@ def _advance(
                             p_k[pid] = 0
                         else:
                             k = p_k[pid]
-                            if n_free > 0:
-                                n_free -= 1
-                                npid = free_ids[n_free]
-                            else:
-                                npid = n_procs
-                                n_procs += 1
-                            p_kind[npid] = K_INCIDENT
-                            p_ent[npid] = i
-                            p_pc[npid] = 0
-                            p_k[npid] = k
-                            p_in_work[npid] = False
-                            _heap_push(ht, hk, hl, hn, now, URGENT, seq, npid, p_ver[npid], H_START)
-                            hn += 1
-                            seq += 1
+                            _spawn(
+                                K_INCIDENT,
+                                i,
+                                k,
+                                0,
+                                0.0,
+                                now,
+                                st,
+                                free_ids,
+                                p_kind,
+                                p_ent,
+                                p_pc,
+                                p_k,
+                                p_a,
+                                p_f,
+                                p_in_work,
+                                p_ver,
+                                ht,
+                                hk,
+                                hl,
+                            )
                             p_k[pid] = k + 1
                         u = 0.5 if deterministic else keyed_uniform(seed, rep, S_INCIDENT_GAP, i, p_k[pid])
                         gap = arrival_gap(u, rate, deterministic)
@@ -943,16 +1013,23 @@ def _advance(
                             p_f[pid, F_B] = mttr
                             p_f[pid, F_C] = premium
                             if team_serving:
-                                p_wret[pid] = 1
                                 p_pc[pid] = 1
                                 if mttr > 0.0:
-                                    p_in_work[pid] = True
-                                    p_wstate[pid] = 0
-                                    p_wprio[pid] = INCIDENT_PRIORITY
-                                    p_wact[pid] = ACT_ONCALL
-                                    p_w[pid, W_HOURS] = mttr
-                                    p_w[pid, W_REMAINING] = mttr / 24.0
-                                    p_w[pid, W_PREMIUM] = premium
+                                    _start_work(
+                                        pid,
+                                        mttr,
+                                        mttr / 24.0,
+                                        INCIDENT_PRIORITY,
+                                        ACT_ONCALL,
+                                        premium,
+                                        1,
+                                        p_in_work,
+                                        p_wstate,
+                                        p_wprio,
+                                        p_wact,
+                                        p_w,
+                                        p_wret,
+                                    )
                                 continue
                             p_pc[pid] = 2
                             if mttr > 0.0:
@@ -1004,14 +1081,21 @@ def _advance(
                             )
                             p_pc[pid] = 1
                             if hours > 0.0:
-                                p_in_work[pid] = True
-                                p_wstate[pid] = 0
-                                p_wprio[pid] = PIPELINE_PRIORITY
-                                p_wact[pid] = ACT_PIPELINE
-                                p_w[pid, W_HOURS] = hours
-                                p_w[pid, W_REMAINING] = hours / P[P_ENG_HPD]
-                                p_w[pid, W_PREMIUM] = 1.0
-                                p_wret[pid] = 1
+                                _start_work(
+                                    pid,
+                                    hours,
+                                    hours / P[P_ENG_HPD],
+                                    PIPELINE_PRIORITY,
+                                    ACT_PIPELINE,
+                                    1.0,
+                                    1,
+                                    p_in_work,
+                                    p_wstate,
+                                    p_wprio,
+                                    p_wact,
+                                    p_w,
+                                    p_wret,
+                                )
                         elif pc == 1:  # one training attempt
                             k = a_train[i]
                             a_train[i] += 1
@@ -1033,23 +1117,9 @@ def _advance(
                                     waiting = True
                         elif pc == 2:  # ask for a GPU, or end the attempt
                             if p_f[pid, F_C] < p_f[pid, F_B]:
-                                gpu = -1
-                                for g in range(n_gpus):
-                                    if not gpu_busy[g]:
-                                        gpu = g
-                                        break
-                                if gpu >= 0:
-                                    gpu_busy[gpu] = True
-                                    _monitor(gpu_mon, now, 1.0, 0.0)
-                                    gpu_mon[MWT] += 0.0
-                                    gpu_mon[MS] += 1.0
-                                    p_k[pid] = gpu
+                                granted, gq_tail = _gpu_acquire(pid, now, n_gpus, gpu_busy, gpu_mon, p_k, gq_pid, gq_asked, gq_tail)
+                                if granted:
                                     own_t = now
-                                else:
-                                    _monitor(gpu_mon, now, 0.0, 1.0)
-                                    gq_pid[gq_tail] = pid
-                                    gq_asked[gq_tail] = now
-                                    gq_tail += 1
                                 p_pc[pid] = 3
                                 waiting = True
                             elif p_a[pid] == 1:
@@ -1091,9 +1161,7 @@ def _advance(
                                 gpu_mon[MWT] += now - asked
                                 gpu_mon[MS] += 1.0
                                 p_k[nxt] = gpu
-                                _heap_push(ht, hk, hl, hn, now, NORMAL, seq, nxt, p_ver[nxt], H_RESUME)
-                                hn += 1
-                                seq += 1
+                                _push(ht, hk, hl, st, now, NORMAL, nxt, p_ver[nxt], H_RESUME)
                             else:
                                 _monitor(gpu_mon, now, -1.0, 0.0)
                                 gpu_busy[gpu] = False
@@ -1128,23 +1196,9 @@ def _advance(
                             )
                             p_f[pid, F_D] = gpu_hours
                             if gpu_hours > 0.0:
-                                gpu = -1
-                                for g in range(n_gpus):
-                                    if not gpu_busy[g]:
-                                        gpu = g
-                                        break
-                                if gpu >= 0:
-                                    gpu_busy[gpu] = True
-                                    _monitor(gpu_mon, now, 1.0, 0.0)
-                                    gpu_mon[MWT] += 0.0
-                                    gpu_mon[MS] += 1.0
-                                    p_k[pid] = gpu
+                                granted, gq_tail = _gpu_acquire(pid, now, n_gpus, gpu_busy, gpu_mon, p_k, gq_pid, gq_asked, gq_tail)
+                                if granted:
                                     own_t = now
-                                else:
-                                    _monitor(gpu_mon, now, 0.0, 1.0)
-                                    gq_pid[gq_tail] = pid
-                                    gq_asked[gq_tail] = now
-                                    gq_tail += 1
                                 p_pc[pid] = 10
                                 waiting = True
                             else:
@@ -1160,14 +1214,21 @@ def _advance(
                             )
                             p_pc[pid] = 13
                             if hours > 0.0:
-                                p_in_work[pid] = True
-                                p_wstate[pid] = 0
-                                p_wprio[pid] = PIPELINE_PRIORITY
-                                p_wact[pid] = ACT_PIPELINE
-                                p_w[pid, W_HOURS] = hours
-                                p_w[pid, W_REMAINING] = hours / P[P_ENG_HPD]
-                                p_w[pid, W_PREMIUM] = 1.0
-                                p_wret[pid] = 13
+                                _start_work(
+                                    pid,
+                                    hours,
+                                    hours / P[P_ENG_HPD],
+                                    PIPELINE_PRIORITY,
+                                    ACT_PIPELINE,
+                                    1.0,
+                                    13,
+                                    p_in_work,
+                                    p_wstate,
+                                    p_wprio,
+                                    p_wact,
+                                    p_w,
+                                    p_wret,
+                                )
                         elif pc == 13:  # evaluation verdict
                             _book(usd, now, C_VENDOR_INFERENCE, P[P_EVAL_VENDOR_USD])
                             if keyed_uniform(seed, rep, S_EVAL_FAIL, i, p_a[pid]) < P[P_EVAL_FAIL]:
@@ -1209,9 +1270,7 @@ def _advance(
                                 _monitor(rev_mon, now, 0.0, -1.0)
                                 rev_mon[MWT] += now - asked
                                 rev_mon[MS] += 1.0
-                                _heap_push(ht, hk, hl, hn, now, NORMAL, seq, nxt, p_ver[nxt], H_RESUME)
-                                hn += 1
-                                seq += 1
+                                _push(ht, hk, hl, st, now, NORMAL, nxt, p_ver[nxt], H_RESUME)
                             else:
                                 _monitor(rev_mon, now, -1.0, 0.0)
                                 reviewers_idle += 1
@@ -1226,14 +1285,21 @@ def _advance(
                                 )
                                 p_pc[pid] = 20
                                 if rework > 0.0:
-                                    p_in_work[pid] = True
-                                    p_wstate[pid] = 0
-                                    p_wprio[pid] = PIPELINE_PRIORITY
-                                    p_wact[pid] = ACT_PIPELINE
-                                    p_w[pid, W_HOURS] = rework
-                                    p_w[pid, W_REMAINING] = rework / P[P_ENG_HPD]
-                                    p_w[pid, W_PREMIUM] = 1.0
-                                    p_wret[pid] = 20
+                                    _start_work(
+                                        pid,
+                                        rework,
+                                        rework / P[P_ENG_HPD],
+                                        PIPELINE_PRIORITY,
+                                        ACT_PIPELINE,
+                                        1.0,
+                                        20,
+                                        p_in_work,
+                                        p_wstate,
+                                        p_wprio,
+                                        p_wact,
+                                        p_w,
+                                        p_wret,
+                                    )
                         elif pc == 30:  # promotion
                             k = a_promo_k[i]
                             a_promo_k[i] += 1
@@ -1245,23 +1311,25 @@ def _advance(
                                 p_f[pid, F_E] = now  # started
                                 p_pc[pid] = 31
                                 if hours > 0.0:
-                                    p_in_work[pid] = True
-                                    p_wstate[pid] = 0
-                                    p_wprio[pid] = INCIDENT_PRIORITY
-                                    p_wact[pid] = ACT_ONCALL
-                                    p_w[pid, W_HOURS] = hours
-                                    p_w[pid, W_REMAINING] = hours / 24.0
-                                    p_w[pid, W_PREMIUM] = 1.0
-                                    p_wret[pid] = 31
+                                    _start_work(
+                                        pid,
+                                        hours,
+                                        hours / 24.0,
+                                        INCIDENT_PRIORITY,
+                                        ACT_ONCALL,
+                                        1.0,
+                                        31,
+                                        p_in_work,
+                                        p_wstate,
+                                        p_wprio,
+                                        p_wact,
+                                        p_w,
+                                        p_wret,
+                                    )
                             else:
                                 a_promotions[i] += 1
                                 a_in_flight[i] = False
-                                if a_deficit[i] > 0.0 and now > a_since[i]:
-                                    out[M_STALE_DAYS] += now - a_since[i]
-                                    out[M_DEFICIT_DAYS] += a_deficit[i] * (now - a_since[i])
-                                    accrue(usd, a_since[i], now, a_deficit[i] * P[P_STALE_USD], C_STALENESS)
-                                a_deficit[i] = 0.0
-                                a_since[i] = now
+                                _set_deficit(i, 0.0, now, a_deficit, a_since, out, usd, P[P_STALE_USD])
                                 out[M_COMPLETED] += 1.0
                                 ended = True
                         else:  # pc == 31: rollback done
@@ -1270,40 +1338,43 @@ def _advance(
                             out[M_DOWNTIME_HOURS] += outage * fraction
                             _book(usd, now, C_DOWNTIME, outage * fraction * P[P_DOWN_USD] * 1)
                             a_in_flight[i] = False
-                            out[M_REQUESTED] += 1.0
-                            a_in_flight[i] = True
-                            # a new refresh (reason: rollback) reuses nothing of this one
-                            if n_free > 0:
-                                n_free -= 1
-                                npid = free_ids[n_free]
-                            else:
-                                npid = n_procs
-                                n_procs += 1
-                            p_kind[npid] = K_REFRESH
-                            p_ent[npid] = i
-                            p_pc[npid] = 0
-                            p_f[npid, F_A] = 0.0
-                            p_in_work[npid] = False
-                            _heap_push(ht, hk, hl, hn, now, URGENT, seq, npid, p_ver[npid], H_START)
-                            hn += 1
-                            seq += 1
+                            _request_refresh(
+                                i,
+                                0.0,
+                                now,
+                                out,
+                                a_in_flight,
+                                st,
+                                free_ids,
+                                p_kind,
+                                p_ent,
+                                p_pc,
+                                p_k,
+                                p_a,
+                                p_f,
+                                p_in_work,
+                                p_ver,
+                                ht,
+                                hk,
+                                hl,
+                            )  # reason: rollback
                             ended = True
                     how = H_CONTINUE
                 if ended:
                     p_ver[pid] += 1  # any event still pending for this id is stale from now on
-                    free_ids[n_free] = pid
-                    n_free += 1
+                    free_ids[st[ST_NFREE]] = pid
+                    st[ST_NFREE] += 1
                 if ended or own_t < 0.0:
                     break  # ended, or waiting in a pool's queue
                 # Exact shortcut: when this process's own event would be the very next one popped
                 # (nothing else is due by then), resume it here instead of via the heap.
                 if (
-                    (hn == 0 or ht[0] > own_t)
+                    (st[ST_HN] == 0 or ht[0] > own_t)
                     and own_t < horizon
                     and events + 1 < max_events
-                    and n_procs + n_adapters + 4 < cap
-                    and hn + 2 * n_adapters + 8 < hcap
-                    and n_free + 1 < free_ids.shape[0]
+                    and st[ST_NPROCS] + n_adapters + 4 < cap
+                    and st[ST_HN] + 2 * n_adapters + 8 < hcap
+                    and st[ST_NFREE] + 1 < free_ids.shape[0]
                     and gq_tail + 1 < gq_pid.shape[0]
                     and rq_tail + 1 < rq_pid.shape[0]
                 ):
@@ -1312,17 +1383,11 @@ def _advance(
                     how = H_RESUME
                     events += 1
                     continue
-                _heap_push(ht, hk, hl, hn, own_t, NORMAL, seq, pid, p_ver[pid], H_RESUME)
-                hn += 1
-                seq += 1
+                _push(ht, hk, hl, st, own_t, NORMAL, pid, p_ver[pid], H_RESUME)
                 break
         if events >= max_events:
             status = ADVANCE_TRUNCATED
             break
-    st[0] = hn
-    st[1] = seq
-    st[2] = n_procs
-    st[3] = n_free
     st[4] = gq_head
     st[5] = gq_tail
     st[6] = rq_head
@@ -1599,11 +1664,7 @@ def _replication(P, Q, seed, rep, years, max_events, usd, out):
     end = min(now, horizon) if truncated else horizon
     # close: staleness, storage, last SLA month, fixed costs, monitors
     for a in range(n_adapters):
-        if a_deficit[a] > 0.0 and end > a_since[a]:
-            out[M_STALE_DAYS] += end - a_since[a]
-            out[M_DEFICIT_DAYS] += a_deficit[a] * (end - a_since[a])
-            accrue(usd, a_since[a], end, a_deficit[a] * P[P_STALE_USD], C_STALENESS)
-        a_since[a] = end
+        _set_deficit(a, a_deficit[a], end, a_deficit, a_since, out, usd, P[P_STALE_USD])
     accrue(usd, storage_since, end, storage_gb * P[P_STORAGE] / _DPM, C_STORAGE)
     if sla_applies:
         month = months - 1

@@ -1719,9 +1719,10 @@ def _replication(P, Q, seed, rep, years, max_events, usd, out):
 def _run_all(P, Q, seed, reps, years, max_events, usd, out):
     n_models = P.shape[0]
     n_reps = P.shape[1]
+    # Models interleaved, so each thread's static share of jobs holds the same mix of models.
     for job in prange(n_models * n_reps):
-        m = job // n_reps
-        r = job - m * n_reps
+        r = job // n_models
+        m = job - r * n_models
         _replication(P[m, r], Q[m], seed, reps[r], years, max_events, usd[m, r], out[m, r])
 
 

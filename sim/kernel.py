@@ -10,10 +10,16 @@ machines, so that it reproduces it replication by replication:
   schedules them (SimPy's no-op events, such as process ends, are skipped:
   they do not change the relative order of the others);
 - each process is a program counter plus local slots; a pre-empted process's
-  pending event is made stale by bumping the process's version;
+  pending event is made stale by bumping the process's version; a process whose
+  own next event would be popped next anyway is resumed inline (exact);
 - the same pools, grant rules and monitors as ``sim/resources.py``;
 - the same keyed random numbers (``sim/rng.py``) and shared formulas
   (``sim/ledger.py``), so equal events draw equal numbers.
+
+The event loop (``_advance``) never re-binds an array, which keeps numba's
+reference counting out of it; when a table needs room it returns to
+``_replication``, which grows it and calls again. State is bounded by the live
+processes, not by the horizon.
 
 The Python wrapper :func:`run_kernel` packs a :class:`~models.compile.CompiledRun`
 into two parameter arrays and runs replications in parallel with ``prange``.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 
 import numpy as np
@@ -69,11 +70,27 @@ def _run_simpy(run: CompiledRun) -> tuple[np.ndarray, np.ndarray]:
     return costs, metrics
 
 
+def _kernel_is_cached() -> bool:
+    """Whether numba's on-disk cache holds the current kernels (unknown counts as yes)."""
+    from sim import kernel
+
+    try:
+        return all(bool(f._cache._cache_file._load_index()) for f in (kernel._advance, kernel._run_all))
+    except Exception:  # numba internals changed: say nothing rather than fail
+        return True
+
+
 def _run_numba(run: CompiledRun, threads: int) -> tuple[np.ndarray, np.ndarray]:
     import numba
 
     from sim.kernel import run_kernel
 
+    if not _kernel_is_cached():
+        print(
+            "lora-tco: compiling the numba engine for this machine (once, about 1-2 minutes; later runs start in seconds)",
+            file=sys.stderr,
+            flush=True,
+        )
     previous = numba.get_num_threads()
     numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS) if threads else numba.config.NUMBA_NUM_THREADS)
     try:

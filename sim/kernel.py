@@ -425,6 +425,23 @@ def _heap_pop(ht, hk, hl, n):
     hl[i] = payload
 
 
+# positions in the `procs` tuple of process tables
+PR_KIND = 0
+PR_PC = 1
+PR_ENT = 2
+PR_VER = 3
+PR_K = 4
+PR_A = 5
+PR_F = 6
+PR_W = 7
+PR_IN_WORK = 8
+PR_WSTATE = 9
+PR_WRET = 10
+PR_WACT = 11
+PR_WPRIO = 12
+PR_WORDER = 13
+PR_FREE_IDS = 14
+
 # per-event distributions whose lognormal shape is computed once per replication
 SHAPED_CVS = (
     P_DROP_CV,
@@ -459,46 +476,47 @@ def _push(ht, hk, hl, st, t, prio, pid, ver, how):
 
 
 @njit(cache=True, inline="always")
-def _spawn(kind, entity, k, a, f_a, now, st, free_ids, p_kind, p_ent, p_pc, p_k, p_a, p_f, p_in_work, p_ver, ht, hk, hl):
+def _spawn(kind, entity, k, a, f_a, now, st, procs, heap):
     """Start a process now (SimPy: ``env.process``, an URGENT Initialize event); reuse a free id."""
+    free_ids = procs[PR_FREE_IDS]
     if st[ST_NFREE] > 0:
         st[ST_NFREE] -= 1
         pid = free_ids[st[ST_NFREE]]
     else:
         pid = st[ST_NPROCS]
         st[ST_NPROCS] += 1
-    p_kind[pid] = kind
-    p_ent[pid] = entity
-    p_pc[pid] = 0
-    p_k[pid] = k
-    p_a[pid] = a
-    p_f[pid, F_A] = f_a
-    p_in_work[pid] = False
-    _push(ht, hk, hl, st, now, URGENT, pid, p_ver[pid], H_START)
+    procs[PR_KIND][pid] = kind
+    procs[PR_ENT][pid] = entity
+    procs[PR_PC][pid] = 0
+    procs[PR_K][pid] = k
+    procs[PR_A][pid] = a
+    procs[PR_F][pid, F_A] = f_a
+    procs[PR_IN_WORK][pid] = False
+    _push(heap[0], heap[1], heap[2], st, now, URGENT, pid, procs[PR_VER][pid], H_START)
 
 
 @njit(cache=True, inline="always")
-def _request_refresh(i, extra_hours, now, out, a_in_flight, st, free_ids, p_kind, p_ent, p_pc, p_k, p_a, p_f, p_in_work, p_ver, ht, hk, hl):
+def _request_refresh(i, extra_hours, now, out, a_in_flight, st, procs, heap):
     """``Adapter.request_refresh``: merged into a refresh in flight, or a new refresh process."""
     out[M_REQUESTED] += 1.0
     if a_in_flight[i]:
         out[M_MERGED] += 1.0
         return
     a_in_flight[i] = True
-    _spawn(K_REFRESH, i, 0, 0, extra_hours, now, st, free_ids, p_kind, p_ent, p_pc, p_k, p_a, p_f, p_in_work, p_ver, ht, hk, hl)
+    _spawn(K_REFRESH, i, 0, 0, extra_hours, now, st, procs, heap)
 
 
 @njit(cache=True, inline="always")
-def _start_work(pid, hours, days, priority, activity, premium, return_pc, p_in_work, p_wstate, p_wprio, p_wact, p_w, p_wret):
+def _start_work(pid, hours, days, priority, activity, premium, return_pc, procs):
     """Enter the engineer-work subroutine (``EngineerPool.work`` + ``Replication.engineer_work``)."""
-    p_in_work[pid] = True
-    p_wstate[pid] = 0
-    p_wprio[pid] = priority
-    p_wact[pid] = activity
-    p_w[pid, W_HOURS] = hours
-    p_w[pid, W_REMAINING] = days
-    p_w[pid, W_PREMIUM] = premium
-    p_wret[pid] = return_pc
+    procs[PR_IN_WORK][pid] = True
+    procs[PR_WSTATE][pid] = 0
+    procs[PR_WPRIO][pid] = priority
+    procs[PR_WACT][pid] = activity
+    procs[PR_W][pid, W_HOURS] = hours
+    procs[PR_W][pid, W_REMAINING] = days
+    procs[PR_W][pid, W_PREMIUM] = premium
+    procs[PR_WRET][pid] = return_pc
 
 
 @njit(cache=True, inline="always")
@@ -582,71 +600,45 @@ def _monitor_summary(mon, horizon, capacity, out, i_util, i_busy, i_queue, i_wai
 # -- one replication of one operating model -------------------------------------------------
 @njit(cache=True)
 def _advance(
-    P,
-    Q,
-    seed,
-    rep,
-    max_events,
-    horizon,
-    months,
-    usd,
-    out,
-    a_deficit,
-    a_since,
-    a_promotions,
-    a_in_flight,
-    a_checkpoints,
-    a_refreshes,
-    a_train,
-    a_spot,
-    a_evals,
-    a_reviews,
-    a_promo_k,
-    a_regulated,
-    d_size,
-    vendor_fee,
-    sla_down,
-    shape,
-    p_kind,
-    p_pc,
-    p_ent,
-    p_ver,
-    p_k,
-    p_a,
-    p_f,
-    p_w,
-    p_in_work,
-    p_wstate,
-    p_wret,
-    p_wact,
-    p_wprio,
-    p_worder,
-    free_ids,
-    ht,
-    hk,
-    hl,
-    gpu_busy,
-    gq_pid,
-    gq_asked,
-    rq_pid,
-    rq_asked,
-    eu_pid,
-    eu_prio,
-    eu_asked,
-    ew_pid,
-    ew_prio,
-    ew_asked,
-    ew_order,
-    gpu_mon,
-    eng_mon,
-    rev_mon,
-    st,
-    sf,
+    P, Q, seed, rep, max_events, horizon, months, usd, out, adapters, d_size, vendor_fee, sla_down, shape, procs, heap, pools, st, sf
 ):
     """Process events until the horizon, the event cap, or a pool or table needs to grow.
 
     No array is re-bound in here, so numba keeps reference counting out of the event loop.
     """
+    (
+        a_deficit,
+        a_since,
+        a_promotions,
+        a_in_flight,
+        a_checkpoints,
+        a_refreshes,
+        a_train,
+        a_spot,
+        a_evals,
+        a_reviews,
+        a_promo_k,
+        a_regulated,
+    ) = adapters
+    (p_kind, p_pc, p_ent, p_ver, p_k, p_a, p_f, p_w, p_in_work, p_wstate, p_wret, p_wact, p_wprio, p_worder, free_ids) = procs
+    ht, hk, hl = heap
+    (
+        gpu_busy,
+        gq_pid,
+        gq_asked,
+        rq_pid,
+        rq_asked,
+        eu_pid,
+        eu_prio,
+        eu_asked,
+        ew_pid,
+        ew_prio,
+        ew_asked,
+        ew_order,
+        gpu_mon,
+        eng_mon,
+        rev_mon,
+    ) = pools
     gq_head = st[4]
     gq_tail = st[5]
     rq_head = st[6]
@@ -844,27 +836,7 @@ def _advance(
                             # set deficit (accrue staleness first)
                             _set_deficit(i, a_deficit[i] + drop, now, a_deficit, a_since, out, usd, P[P_STALE_USD])
                             # start detection
-                            _spawn(
-                                K_DETECT,
-                                i,
-                                k,
-                                a_promotions[i],
-                                0.0,
-                                now,
-                                st,
-                                free_ids,
-                                p_kind,
-                                p_ent,
-                                p_pc,
-                                p_k,
-                                p_a,
-                                p_f,
-                                p_in_work,
-                                p_ver,
-                                ht,
-                                hk,
-                                hl,
-                            )
+                            _spawn(K_DETECT, i, k, a_promotions[i], 0.0, now, st, procs, heap)
                             p_k[pid] = k + 1
                         u = 0.5 if deterministic else keyed_uniform(seed, rep, S_DRIFT_GAP, i, p_k[pid])
                         gap = arrival_gap(u, rate, deterministic)
@@ -886,9 +858,7 @@ def _advance(
                         if a_promotions[i] != p_a[pid]:
                             continue
                         # request a refresh (reason: drift)
-                        _request_refresh(
-                            i, 0.0, now, out, a_in_flight, st, free_ids, p_kind, p_ent, p_pc, p_k, p_a, p_f, p_in_work, p_ver, ht, hk, hl
-                        )
+                        _request_refresh(i, 0.0, now, out, a_in_flight, st, procs, heap)
 
                     elif kind == K_SCHEDULE:
                         interval = P[P_INTERVAL]
@@ -898,26 +868,7 @@ def _advance(
                                 continue
                             p_k[pid] = 1
                         else:
-                            _request_refresh(
-                                i,
-                                0.0,
-                                now,
-                                out,
-                                a_in_flight,
-                                st,
-                                free_ids,
-                                p_kind,
-                                p_ent,
-                                p_pc,
-                                p_k,
-                                p_a,
-                                p_f,
-                                p_in_work,
-                                p_ver,
-                                ht,
-                                hk,
-                                hl,
-                            )
+                            _request_refresh(i, 0.0, now, out, a_in_flight, st, procs, heap)
                             p_k[pid] += 1
                         offset = interval * i / n_adapters if Q[Q_STAGGER] == 1 else 0.0
                         due = interval * p_k[pid] + offset
@@ -938,26 +889,7 @@ def _advance(
                             if keyed_uniform(seed, rep, S_RELEASE_RESPONSE, 0, k) < P[P_RESPONSE]:
                                 out[M_FORCED] += 1.0
                                 for a in range(n_adapters):
-                                    _request_refresh(
-                                        a,
-                                        P[P_MIGRATION],
-                                        now,
-                                        out,
-                                        a_in_flight,
-                                        st,
-                                        free_ids,
-                                        p_kind,
-                                        p_ent,
-                                        p_pc,
-                                        p_k,
-                                        p_a,
-                                        p_f,
-                                        p_in_work,
-                                        p_ver,
-                                        ht,
-                                        hk,
-                                        hl,
-                                    )
+                                    _request_refresh(a, P[P_MIGRATION], now, out, a_in_flight, st, procs, heap)
                             p_k[pid] = k + 1
                         u = 0.5 if deterministic else keyed_uniform(seed, rep, S_RELEASE_GAP, 0, p_k[pid])
                         gap = arrival_gap(u, rate, deterministic)
@@ -974,27 +906,7 @@ def _advance(
                             p_k[pid] = 0
                         else:
                             k = p_k[pid]
-                            _spawn(
-                                K_INCIDENT,
-                                i,
-                                k,
-                                0,
-                                0.0,
-                                now,
-                                st,
-                                free_ids,
-                                p_kind,
-                                p_ent,
-                                p_pc,
-                                p_k,
-                                p_a,
-                                p_f,
-                                p_in_work,
-                                p_ver,
-                                ht,
-                                hk,
-                                hl,
-                            )
+                            _spawn(K_INCIDENT, i, k, 0, 0.0, now, st, procs, heap)
                             p_k[pid] = k + 1
                         u = 0.5 if deterministic else keyed_uniform(seed, rep, S_INCIDENT_GAP, i, p_k[pid])
                         gap = arrival_gap(u, rate, deterministic)
@@ -1021,21 +933,7 @@ def _advance(
                             if team_serving:
                                 p_pc[pid] = 1
                                 if mttr > 0.0:
-                                    _start_work(
-                                        pid,
-                                        mttr,
-                                        mttr / 24.0,
-                                        INCIDENT_PRIORITY,
-                                        ACT_ONCALL,
-                                        premium,
-                                        1,
-                                        p_in_work,
-                                        p_wstate,
-                                        p_wprio,
-                                        p_wact,
-                                        p_w,
-                                        p_wret,
-                                    )
+                                    _start_work(pid, mttr, mttr / 24.0, INCIDENT_PRIORITY, ACT_ONCALL, premium, 1, procs)
                                 continue
                             p_pc[pid] = 2
                             if mttr > 0.0:
@@ -1087,21 +985,7 @@ def _advance(
                             )
                             p_pc[pid] = 1
                             if hours > 0.0:
-                                _start_work(
-                                    pid,
-                                    hours,
-                                    hours / P[P_ENG_HPD],
-                                    PIPELINE_PRIORITY,
-                                    ACT_PIPELINE,
-                                    1.0,
-                                    1,
-                                    p_in_work,
-                                    p_wstate,
-                                    p_wprio,
-                                    p_wact,
-                                    p_w,
-                                    p_wret,
-                                )
+                                _start_work(pid, hours, hours / P[P_ENG_HPD], PIPELINE_PRIORITY, ACT_PIPELINE, 1.0, 1, procs)
                         elif pc == 1:  # one training attempt
                             k = a_train[i]
                             a_train[i] += 1
@@ -1220,21 +1104,7 @@ def _advance(
                             )
                             p_pc[pid] = 13
                             if hours > 0.0:
-                                _start_work(
-                                    pid,
-                                    hours,
-                                    hours / P[P_ENG_HPD],
-                                    PIPELINE_PRIORITY,
-                                    ACT_PIPELINE,
-                                    1.0,
-                                    13,
-                                    p_in_work,
-                                    p_wstate,
-                                    p_wprio,
-                                    p_wact,
-                                    p_w,
-                                    p_wret,
-                                )
+                                _start_work(pid, hours, hours / P[P_ENG_HPD], PIPELINE_PRIORITY, ACT_PIPELINE, 1.0, 13, procs)
                         elif pc == 13:  # evaluation verdict
                             _book(usd, now, C_VENDOR_INFERENCE, P[P_EVAL_VENDOR_USD])
                             if keyed_uniform(seed, rep, S_EVAL_FAIL, i, p_a[pid]) < P[P_EVAL_FAIL]:
@@ -1291,21 +1161,7 @@ def _advance(
                                 )
                                 p_pc[pid] = 20
                                 if rework > 0.0:
-                                    _start_work(
-                                        pid,
-                                        rework,
-                                        rework / P[P_ENG_HPD],
-                                        PIPELINE_PRIORITY,
-                                        ACT_PIPELINE,
-                                        1.0,
-                                        20,
-                                        p_in_work,
-                                        p_wstate,
-                                        p_wprio,
-                                        p_wact,
-                                        p_w,
-                                        p_wret,
-                                    )
+                                    _start_work(pid, rework, rework / P[P_ENG_HPD], PIPELINE_PRIORITY, ACT_PIPELINE, 1.0, 20, procs)
                         elif pc == 30:  # promotion
                             k = a_promo_k[i]
                             a_promo_k[i] += 1
@@ -1317,21 +1173,7 @@ def _advance(
                                 p_f[pid, F_E] = now  # started
                                 p_pc[pid] = 31
                                 if hours > 0.0:
-                                    _start_work(
-                                        pid,
-                                        hours,
-                                        hours / 24.0,
-                                        INCIDENT_PRIORITY,
-                                        ACT_ONCALL,
-                                        1.0,
-                                        31,
-                                        p_in_work,
-                                        p_wstate,
-                                        p_wprio,
-                                        p_wact,
-                                        p_w,
-                                        p_wret,
-                                    )
+                                    _start_work(pid, hours, hours / 24.0, INCIDENT_PRIORITY, ACT_ONCALL, 1.0, 31, procs)
                             else:
                                 a_promotions[i] += 1
                                 a_in_flight[i] = False
@@ -1344,26 +1186,7 @@ def _advance(
                             out[M_DOWNTIME_HOURS] += outage * fraction
                             _book(usd, now, C_DOWNTIME, outage * fraction * P[P_DOWN_USD] * 1)
                             a_in_flight[i] = False
-                            _request_refresh(
-                                i,
-                                0.0,
-                                now,
-                                out,
-                                a_in_flight,
-                                st,
-                                free_ids,
-                                p_kind,
-                                p_ent,
-                                p_pc,
-                                p_k,
-                                p_a,
-                                p_f,
-                                p_in_work,
-                                p_ver,
-                                ht,
-                                hk,
-                                hl,
-                            )  # reason: rollback
+                            _request_refresh(i, 0.0, now, out, a_in_flight, st, procs, heap)  # reason: rollback
                             ended = True
                     how = H_CONTINUE
                 if ended:
@@ -1553,51 +1376,25 @@ def _replication(P, Q, seed, rep, years, max_events, usd, out):
         [hn, seq, n_procs, n_free, gq_head, gq_tail, rq_head, rq_tail, reviewers_idle, n_users, n_ewait, eng_arrivals, 0], np.int64
     )
     sf = np.array([now, storage_gb, storage_since])
+    adapters = (
+        a_deficit,
+        a_since,
+        a_promotions,
+        a_in_flight,
+        a_checkpoints,
+        a_refreshes,
+        a_train,
+        a_spot,
+        a_evals,
+        a_reviews,
+        a_promo_k,
+        a_regulated,
+    )
     while True:
-        status = _advance(
-            P,
-            Q,
-            seed,
-            rep,
-            max_events,
-            horizon,
-            months,
-            usd,
-            out,
-            a_deficit,
-            a_since,
-            a_promotions,
-            a_in_flight,
-            a_checkpoints,
-            a_refreshes,
-            a_train,
-            a_spot,
-            a_evals,
-            a_reviews,
-            a_promo_k,
-            a_regulated,
-            d_size,
-            vendor_fee,
-            sla_down,
-            shape,
-            p_kind,
-            p_pc,
-            p_ent,
-            p_ver,
-            p_k,
-            p_a,
-            p_f,
-            p_w,
-            p_in_work,
-            p_wstate,
-            p_wret,
-            p_wact,
-            p_wprio,
-            p_worder,
-            free_ids,
-            ht,
-            hk,
-            hl,
+        # (re)bundled each time: growth below re-binds some of the arrays
+        procs = (p_kind, p_pc, p_ent, p_ver, p_k, p_a, p_f, p_w, p_in_work, p_wstate, p_wret, p_wact, p_wprio, p_worder, free_ids)
+        heap = (ht, hk, hl)
+        pools = (
             gpu_busy,
             gq_pid,
             gq_asked,
@@ -1613,6 +1410,25 @@ def _replication(P, Q, seed, rep, years, max_events, usd, out):
             gpu_mon,
             eng_mon,
             rev_mon,
+        )
+        status = _advance(
+            P,
+            Q,
+            seed,
+            rep,
+            max_events,
+            horizon,
+            months,
+            usd,
+            out,
+            adapters,
+            d_size,
+            vendor_fee,
+            sla_down,
+            shape,
+            procs,
+            heap,
+            pools,
             st,
             sf,
         )

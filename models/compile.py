@@ -7,10 +7,12 @@ Layout (``R`` replications, ``M`` operating models):
 - ``model_values[M, R, NMV]`` and ``model_codes[M, NMC]``: the same per operating model.
 
 Column names come from walking the schema (``SCENARIO_VALUES`` etc.), so adding a
-field to a dataclass adds a column. Uncertain inputs are sampled with keyed
-uniforms: scenario inputs keyed by ``scenario.<path>``, operating-model inputs by
-``operating_model.<path>`` *without* the model's name, so two operating models
-that share an uncertain figure share its draw (common random numbers).
+field to a dataclass adds a column. Uncertain inputs are pushed through their
+inverse CDFs at uniforms from :mod:`models.inputs` (keyed uniforms by default,
+optionally a Latin hypercube and rank correlations): scenario inputs are keyed by
+``scenario.<path>``, operating-model inputs by ``operating_model.<path>``
+*without* the model's name, so two operating models that share an uncertain
+figure share its draw (common random numbers).
 """
 
 from __future__ import annotations
@@ -25,8 +27,9 @@ from typing import Any
 import numpy as np
 
 from models.distributions import InputDistribution, parse_uncertain
+from models.inputs import key_hint, sample_uniforms
 from models.schema import EventDist, OperatingModelConfig, ScenarioConfig, SeverityMix
-from sim.rng import FAMILY_CODES, Stream, keyed_uniforms, stable_id
+from sim.rng import FAMILY_CODES
 
 CODE_MAPS = {
     "arrivals": {"poisson": 0, "deterministic": 1},
@@ -119,6 +122,12 @@ class CompiledRun:
     model_codes: np.ndarray
     max_events: int
     inputs: dict[str, InputDistribution] = field(default_factory=dict)  # uncertain inputs by config path
+    # Uncertain inputs by draw key, in sampling order. A key several operating models
+    # share maps to the first model's distribution; ``input_paths`` lists every path
+    # that uses the key, for looking up each model's own law in ``inputs``.
+    input_keys: dict[str, InputDistribution] = field(default_factory=dict)
+    input_paths: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    uniforms: np.ndarray = field(default_factory=lambda: np.empty((0, 0)))  # [R, len(input_keys)], the u behind each input
 
     @property
     def n_models(self) -> int:
@@ -137,8 +146,58 @@ class CompiledRun:
         return _nest(flat)
 
 
-def _sample_columns(tree: Mapping, names: list[str], key_prefix: str, seed: int, reps: np.ndarray, inputs: dict, label: str) -> np.ndarray:
-    out = np.empty((reps.shape[0], len(names)))
+def _uncertain_inputs(cfg: Mapping) -> dict[str, list[tuple[str, InputDistribution]]]:
+    """Draw key -> [(config path, distribution)] of every non-degenerate input.
+
+    Keys come in schema order (scenario fields, then operating-model fields), not in
+    the order of the selected models, so selecting another model does not reorder
+    the keys of a rank-correlation group (which would change its draws).
+    """
+    found: dict[str, list[tuple[str, InputDistribution]]] = {}
+    for name in SCENARIO_VALUES:
+        path = f"scenario.{name}"
+        dist = parse_uncertain(path, _lookup(cfg["scenario"], name))
+        if not dist.is_degenerate:
+            found[path] = [(path, dist)]
+    for name in MODEL_VALUES:
+        for model_name, model in cfg["operating_model"].items():
+            path = f"operating_model.{model_name}.{name}"
+            dist = parse_uncertain(path, _lookup(model, name))
+            if not dist.is_degenerate:
+                found.setdefault(f"operating_model.{name}", []).append((path, dist))
+    return found
+
+
+def input_keys(cfg: Mapping) -> dict[str, InputDistribution]:
+    """The uncertain inputs of a validated config: draw key -> distribution, in sampling order.
+
+    A key shared by several operating models maps to the distribution of the first
+    selected model that gives it one.
+    """
+    return {key: users[0][1] for key, users in _uncertain_inputs(cfg).items()}
+
+
+def _explicit_uniforms(given: Mapping[str, np.ndarray], keys: Mapping[str, Any], rows: int) -> dict[str, np.ndarray]:
+    checked = {}
+    for key, values in given.items():
+        if key not in keys:
+            raise ValueError(
+                f"input_uniforms: {key!r} is not an uncertain input of this config{key_hint(key, keys)}; "
+                f"uncertain inputs: {', '.join(keys) or 'none'}"
+            )
+        u = np.asarray(values, dtype=float)
+        if u.shape != (rows,):
+            raise ValueError(f"input_uniforms[{key!r}]: shape {u.shape}, expected ({rows},), one value per compiled replication")
+        if not np.all((u > 0.0) & (u < 1.0)):
+            raise ValueError(f"input_uniforms[{key!r}]: values must lie in the open interval (0, 1)")
+        checked[key] = u
+    return checked
+
+
+def _sample_columns(
+    tree: Mapping, names: list[str], key_prefix: str, uniforms: Mapping[str, np.ndarray], rows: int, inputs: dict, label: str
+) -> np.ndarray:
+    out = np.empty((rows, len(names)))
     for j, name in enumerate(names):
         spec = _lookup(tree, name)
         dist = parse_uncertain(f"{label}.{name}", spec)
@@ -146,13 +205,13 @@ def _sample_columns(tree: Mapping, names: list[str], key_prefix: str, seed: int,
             out[:, j] = dist.mean
             continue
         inputs[f"{label}.{name}"] = dist
-        key = f"{key_prefix}.{name}"  # the draw is keyed without the model's name
-        u = keyed_uniforms(seed, reps, Stream.INPUT, stable_id(key), 0)
-        out[:, j] = dist.ppf(u)
+        out[:, j] = dist.ppf(uniforms[f"{key_prefix}.{name}"])  # keyed without the model's name
     return out
 
 
-def compile_config(cfg: Mapping, replications: np.ndarray | None = None) -> CompiledRun:
+def compile_config(
+    cfg: Mapping, replications: np.ndarray | None = None, input_uniforms: Mapping[str, np.ndarray] | None = None
+) -> CompiledRun:
     """Compile a validated config (plain dict) into a :class:`CompiledRun`.
 
     Parameters
@@ -162,12 +221,31 @@ def compile_config(cfg: Mapping, replications: np.ndarray | None = None) -> Comp
     replications : array of int, optional
         Replication indices to compile (default ``range(cfg['replications'])``);
         a shard passes its own subset and gets exactly the same numbers for them.
+    input_uniforms : mapping of str to array, optional
+        Explicit uniforms in (0, 1) for some uncertain inputs, by draw key (see
+        :func:`input_keys`), one value per compiled replication row. They replace
+        the configured sampling for those keys and are used as given: a rank
+        correlation involving such a key is not imposed on it. Sensitivity designs
+        use this (a constant array fixes an input at a quantile).
+
+    Raises
+    ------
+    ValueError
+        If ``input_uniforms`` names a key that is not an uncertain input, or an
+        array has the wrong length or values outside (0, 1).
     """
     seed = int(cfg["seed"])
     reps = np.arange(cfg["replications"], dtype=np.int64) if replications is None else np.asarray(replications, np.int64)
+    found = _uncertain_inputs(cfg)
+    explicit = _explicit_uniforms(input_uniforms or {}, found, reps.shape[0])
+    keys = list(found)
+    uniforms = sample_uniforms(cfg, keys, reps)
+    for key, u in explicit.items():
+        uniforms[:, keys.index(key)] = u
+    by_key = {key: uniforms[:, j] for j, key in enumerate(keys)}
     inputs: dict[str, InputDistribution] = {}
     scenario = cfg["scenario"]
-    scenario_values = _sample_columns(scenario, SCENARIO_VALUES, "scenario", seed, reps, inputs, "scenario")
+    scenario_values = _sample_columns(scenario, SCENARIO_VALUES, "scenario", by_key, reps.shape[0], inputs, "scenario")
     scenario_codes = np.array([_code(n, _lookup(scenario, n)) for n in SCENARIO_CODES], dtype=np.int64)
     names = tuple(cfg["operating_model"])
     model_values = np.empty((len(names), reps.shape[0], len(MODEL_VALUES)))
@@ -176,7 +254,7 @@ def compile_config(cfg: Mapping, replications: np.ndarray | None = None) -> Comp
     for m, name in enumerate(names):
         model = cfg["operating_model"][name]
         labels.append(model.get("label") or name.replace("_", " "))
-        model_values[m] = _sample_columns(model, MODEL_VALUES, "operating_model", seed, reps, inputs, f"operating_model.{name}")
+        model_values[m] = _sample_columns(model, MODEL_VALUES, "operating_model", by_key, reps.shape[0], inputs, f"operating_model.{name}")
         model_codes[m] = [_code(n, _lookup(model, n)) for n in MODEL_CODES]
     return CompiledRun(
         seed=seed,
@@ -190,4 +268,7 @@ def compile_config(cfg: Mapping, replications: np.ndarray | None = None) -> Comp
         model_codes=model_codes,
         max_events=int(cfg["engine"]["max_events_per_replication"]),
         inputs=inputs,
+        input_keys={key: users[0][1] for key, users in found.items()},
+        input_paths={key: tuple(path for path, _ in users) for key, users in found.items()},
+        uniforms=uniforms,
     )

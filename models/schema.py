@@ -182,9 +182,31 @@ class OutputConfig:
 
 
 @dataclass
+class RankCorrelationConfig:
+    """A target Spearman rank correlation between two uncertain inputs.
+
+    Inputs are named by their draw key: ``scenario.<path>`` or
+    ``operating_model.<path>`` *without* the model's name (the draw every
+    operating model shares), e.g. ``scenario.gpu_on_demand_usd_per_hour``.
+    """
+
+    between: list[str] = field(default_factory=list)  # exactly two draw keys
+    rho: float = 0.0  # Spearman rank correlation in [-1, 1]
+
+
+@dataclass
+class InputsConfig:
+    """How the uncertain inputs are sampled across replications (see :mod:`models.inputs`)."""
+
+    sampling: str = "independent"  # independent (keyed uniforms) | lhs (Latin hypercube over the replications)
+    rank_correlations: list[RankCorrelationConfig] = field(default_factory=list)  # imposed by Iman-Conover
+
+
+@dataclass
 class Config:
     scenario: ScenarioConfig = field(default_factory=ScenarioConfig)
     operating_model: dict[str, OperatingModelConfig] = field(default_factory=dict)
+    inputs: InputsConfig = field(default_factory=InputsConfig)
     engine: EngineConfig = field(default_factory=EngineConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     replications: int = 1000

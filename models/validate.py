@@ -14,8 +14,12 @@ import typing
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+
+from models.compile import input_keys
 from models.distributions import InputDistribution, Lognormal, parse_uncertain
 from models.errors import ConfigError
+from models.inputs import SAMPLING, key_hint, rank_correlation_groups, score_correlation
 from models.schema import Config, EventDist, OperatingModelConfig, ScenarioConfig, SeverityMix
 from sim.rng import FAMILY_CODES
 
@@ -238,6 +242,73 @@ def validate_config(cfg: Mapping) -> None:
         prefix = f"operating_model.{name}"
         _check_section(prefix, model, OperatingModelConfig, MODEL_RANGES)
         _check_model_resources(prefix, model, scenario, regulated)
+    _check_inputs(cfg)
+
+
+_PAIR_FORM = "{between: [key, key], rho: number}"
+
+
+def _check_inputs(cfg: Mapping) -> None:
+    """The ``inputs`` section: sampling method and rank correlations between uncertain inputs."""
+    settings = cfg.get("inputs") or {}  # a config built by hand may leave the section out
+    sampling = settings.get("sampling", "independent")
+    if sampling not in SAMPLING:
+        raise ConfigError("inputs.sampling", sampling, f"must be one of {', '.join(SAMPLING)}")
+    correlations = settings.get("rank_correlations") or []
+    if not isinstance(correlations, (list, tuple)):
+        raise ConfigError("inputs.rank_correlations", correlations, f"must be a list of {_PAIR_FORM}")
+    if not correlations:
+        return
+    keys = list(input_keys(cfg))
+    seen: dict[frozenset, int] = {}
+    for i, item in enumerate(correlations):
+        where = f"inputs.rank_correlations[{i}]"
+        if not isinstance(item, Mapping):
+            raise ConfigError(where, item, f"must be a mapping {_PAIR_FORM}")
+        extra = sorted(set(item) - {"between", "rho"})
+        if extra:
+            raise ConfigError(f"{where}.{extra[0]}", item[extra[0]], "unknown key; allowed keys: between, rho")
+        between = item.get("between")
+        if not isinstance(between, (list, tuple)) or len(between) != 2 or not all(isinstance(k, str) for k in between):
+            raise ConfigError(
+                f"{where}.between",
+                between,
+                "must be a list of exactly two uncertain-input keys, "
+                "e.g. [scenario.gpu_on_demand_usd_per_hour, scenario.gpu_reserved_usd_per_hour]",
+            )
+        for key in between:
+            if key not in keys:
+                raise ConfigError(
+                    f"{where}.between",
+                    key,
+                    f"not an uncertain input of this config{key_hint(key, keys)}; uncertain inputs: {', '.join(keys) or 'none'}",
+                )
+        if between[0] == between[1]:
+            raise ConfigError(f"{where}.between", list(between), "must name two different inputs")
+        rho = item.get("rho")
+        if isinstance(rho, bool) or not isinstance(rho, (int, float)) or not -1 <= rho <= 1:
+            raise ConfigError(f"{where}.rho", rho, "must be a number in [-1, 1] (a Spearman rank correlation)")
+        pair = frozenset(between)
+        if pair in seen:
+            earlier = f"inputs.rank_correlations[{seen[pair]}]"
+            raise ConfigError(f"{where}.between", list(between), f"this pair is already correlated by {earlier}; give each pair once")
+        seen[pair] = i
+    for members, target in rank_correlation_groups(correlations, keys):
+        scores = score_correlation(target)
+        try:
+            np.linalg.cholesky(scores)  # the factorisation Iman-Conover needs
+        except np.linalg.LinAlgError:
+            smallest = np.linalg.eigvalsh(scores).min()
+            advice = "weaken some rho"
+            if np.any(np.abs(target[~np.eye(len(members), dtype=bool)]) == 1):
+                advice += " (a rho of exactly +-1 makes it singular: use e.g. 0.999)"
+            shown = "; ".join(f"{a} ~ {b}: {target[i, j]:g}" for i, a in enumerate(members) for j, b in enumerate(members) if j > i)
+            raise ConfigError(
+                "inputs.rank_correlations",
+                shown,
+                f"the rank correlations among {', '.join(members)} cannot hold together: their correlation matrix "
+                f"(unlisted pairs 0) is not positive definite (smallest eigenvalue {smallest:.3g}); {advice}",
+            ) from None
 
 
 def _check_model_resources(prefix: str, model: Mapping, scenario: Mapping, regulated: bool) -> None:

@@ -37,6 +37,29 @@ def format_summary(results: Results) -> str:
     return "\n".join(lines)
 
 
+def format_paired(results: Results) -> str:
+    """Each other model against the cheapest on average: the paired difference with its
+    95 % CI, beside the CI an unpaired comparison of the same runs would give."""
+    from sim.analysis import paired_comparison
+
+    if len(results.model_names) < 2 or results.costs.shape[1] < 2:
+        return ""
+    means = results.totals().mean(axis=1)
+    best = results.model_names[int(means.argmin())]
+    label = dict(zip(results.model_names, results.model_labels, strict=True))
+    lines = [f"paired on common random numbers, against the cheapest on average ({label[best]}), USD thousands:"]
+    for name in results.model_names:
+        if name == best:
+            continue
+        r = paired_comparison(results, name, best).iloc[0]
+        half, unpaired = 1.96 * r["se"] / 1e3, 1.96 * r["unpaired_se"] / 1e3
+        lines.append(
+            f"  {label[name]}: {r['mean_difference'] / 1e3:+,.0f} more (95 % CI ±{half:,.1f}; "
+            f"an unpaired comparison: ±{unpaired:,.1f}, {r['se_ratio']:.1f}x wider); cheaper in {r['p_a_cheaper']:.0%} of replications"
+        )
+    return "\n".join(lines)
+
+
 @hydra.main(version_base="1.3", config_path="../configs", config_name="config")
 def _app(cfg: DictConfig) -> None:
     try:
@@ -46,12 +69,21 @@ def _app(cfg: DictConfig) -> None:
         sys.exit(2)
     out = Path(HydraConfig.get().runtime.output_dir)
     written = results.save(out)
+    if len(results.model_names) > 1:
+        from sim.analysis import paired_comparison
+        from sim.results import atomic_write
+
+        table = paired_comparison(results)
+        written.append(atomic_write(out / "paired_comparison.csv", lambda p: table.to_csv(p, index=False)))
     if cfg.output.charts:
         from sim.plots import save_standard_charts
 
         written += save_standard_charts(results, out)
     if cfg.output.print_summary:
         print(format_summary(results))
+        paired = format_paired(results)
+        if paired:
+            print("\n" + paired)
         print(f"\nwrote {', '.join(p.name for p in written)} to {out}")
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,39 @@ class Results:
     horizon_years: int
     engine: str
     config: dict[str, Any] = field(default_factory=dict)
+    one_time_usd: np.ndarray | None = None  # [models, replications]: set-up costs booked in year 0
+
+    @classmethod
+    def concat(cls, parts: Sequence[Results]) -> Results:
+        """Join results of disjoint replication sets of one run (shards, batches),
+        ordered by replication index: the same arrays as the run made in one piece."""
+        if not parts:
+            raise ValueError("Results.concat: nothing to join")
+        first = parts[0]
+        for other in parts[1:]:
+            for name in ("model_names", "seed", "horizon_years"):
+                if getattr(other, name) != getattr(first, name):
+                    raise ValueError(f"Results.concat: {name} differs between parts ({getattr(other, name)!r} vs {getattr(first, name)!r})")
+        replications = np.concatenate([p.replications for p in parts])
+        order = np.argsort(replications, kind="stable")
+        if np.any(np.diff(replications[order]) == 0):
+            raise ValueError("Results.concat: a replication index appears in more than one part")
+        one_time = None
+        if all(p.one_time_usd is not None for p in parts):
+            one_time = np.concatenate([p.one_time_usd for p in parts], axis=1)[:, order]
+        return cls(
+            model_names=first.model_names,
+            model_labels=first.model_labels,
+            replications=replications[order],
+            costs=np.concatenate([p.costs for p in parts], axis=1)[:, order],
+            metrics_array=np.concatenate([p.metrics_array for p in parts], axis=1)[:, order],
+            discount_rates=np.concatenate([p.discount_rates for p in parts])[order],
+            seed=first.seed,
+            horizon_years=first.horizon_years,
+            engine=first.engine,
+            config=first.config,
+            one_time_usd=one_time,
+        )
 
     # -- tidy frames -------------------------------------------------------------
     @property
@@ -73,9 +107,17 @@ class Results:
         frame.insert(0, "replication", np.tile(self.replications, m))
         return frame
 
-    def _discount(self) -> np.ndarray:
+    def discount_factors(self) -> np.ndarray:
+        """Discount factor per replication and year (year ``y`` discounted ``y`` years)."""
         years = np.arange(self.horizon_years)
         return (1.0 + self.discount_rates[:, None]) ** -years[None, :]  # [replications, years]
+
+    def one_time_by_year(self) -> np.ndarray:
+        """One-time (set-up) USD per model, replication and year; the rest of TCO recurs."""
+        out = np.zeros(self.costs.shape[:3])
+        if self.one_time_usd is not None and self.horizon_years > 0:
+            out[:, :, 0] = self.one_time_usd
+        return out
 
     def totals(self, measure: str = "tco", npv: bool = False) -> np.ndarray:
         """Total per (model, replication): ``measure`` is ``tco`` or ``economic``."""
@@ -84,7 +126,7 @@ class Results:
             raise ValueError(f"measure = {measure!r}: must be 'tco' or 'economic'")
         by_year = costs.sum(axis=3)
         if npv:
-            by_year = by_year * self._discount()[None]
+            by_year = by_year * self.discount_factors()[None]
         return by_year.sum(axis=2)
 
     def totals_frame(self, measure: str = "tco", npv: bool = False) -> pd.DataFrame:
@@ -112,6 +154,7 @@ class Results:
                 row[f"{key}_se"] = v.std(ddof=1) / np.sqrt(n) if n > 1 else np.nan
                 for q in QUANTILES:
                     row[f"{key}_p{round(q * 100):02d}"] = np.quantile(v, q)
+                row[f"{key}_cvar95"] = float(cvar(v, 0.95))
             row["p_cheapest_tco"] = cheapest["tco"][m]
             row["p_cheapest_economic"] = cheapest["economic"][m]
             row["replications"] = n
@@ -160,11 +203,25 @@ class Results:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         written = [
-            _atomic(directory / "summary.csv", lambda p: self.summary().to_csv(p, index=False)),
-            _atomic(directory / "ledger.parquet", lambda p: _write_parquet(self.ledger, p, self.metadata())),
-            _atomic(directory / "metrics.parquet", lambda p: _write_parquet(self.metrics, p, self.metadata())),
+            atomic_write(directory / "summary.csv", lambda p: self.summary().to_csv(p, index=False)),
+            atomic_write(directory / "ledger.parquet", lambda p: _write_parquet(self.ledger, p, self.metadata())),
+            atomic_write(directory / "metrics.parquet", lambda p: _write_parquet(self.metrics, p, self.metadata())),
         ]
         return written
+
+
+def cvar(values: np.ndarray, level: float = 0.95, axis: int = -1) -> np.ndarray:
+    """Conditional value at risk: the mean of the worst ``1 - level`` share of costs.
+
+    The upper tail is the bad one for costs. Uses the ``ceil(n (1 - level))``
+    largest values, so it is defined for any sample size and equals the maximum
+    when fewer than ``1 / (1 - level)`` replications are available.
+    """
+    values = np.moveaxis(np.asarray(values, dtype=float), axis, -1)
+    n = values.shape[-1]
+    k = max(1, math.ceil(n * (1.0 - level) - 1e-9))
+    worst = np.partition(values, n - k, axis=-1)[..., n - k :]
+    return worst.mean(axis=-1)
 
 
 def _share_cheapest(totals: np.ndarray) -> np.ndarray:
@@ -179,7 +236,7 @@ def _write_parquet(frame: pd.DataFrame, path: Path, metadata: Mapping[str, str])
     pq.write_table(table.replace_schema_metadata(merged), path)
 
 
-def _atomic(path: Path, write: Callable[[Path], None]) -> Path:
+def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
     """Write through a temporary file in the same folder, then rename over ``path``."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     os.close(fd)

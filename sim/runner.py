@@ -3,26 +3,33 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 from omegaconf import DictConfig
 
-from models.compile import SV, CompiledRun, compile_config
+from models.compile import MV, SV, CompiledRun, compile_config
 from sim.config import validate
 from sim.ledger import CATEGORIES
 from sim.replication import METRICS, run_replication
 from sim.results import Results
 
 
-def compile_run(cfg: DictConfig | dict, replications: Sequence[int] | None = None) -> tuple[CompiledRun, dict]:
-    """Validate and compile a config; returns the compiled run and the plain config."""
+def compile_run(
+    cfg: DictConfig | dict, replications: Sequence[int] | None = None, input_uniforms: Mapping[str, np.ndarray] | None = None
+) -> tuple[CompiledRun, dict]:
+    """Validate and compile a config; returns the compiled run and the plain config.
+
+    ``input_uniforms`` is passed to :func:`models.compile.compile_config`.
+    """
     plain = validate(cfg)
-    return compile_config(plain, None if replications is None else np.asarray(replications)), plain
+    return compile_config(plain, None if replications is None else np.asarray(replications), input_uniforms), plain
 
 
-def simulate(cfg: DictConfig | dict, replications: Sequence[int] | None = None) -> Results:
+def simulate(
+    cfg: DictConfig | dict, replications: Sequence[int] | None = None, input_uniforms: Mapping[str, np.ndarray] | None = None
+) -> Results:
     """Simulate every selected operating model over ``cfg.replications`` replications.
 
     Parameters
@@ -31,14 +38,19 @@ def simulate(cfg: DictConfig | dict, replications: Sequence[int] | None = None) 
         A config from :func:`sim.load_config` (validated again here).
     replications : sequence of int, optional
         Replication indices to run (a shard); default all of ``range(cfg.replications)``.
-        Each replication's numbers depend only on its index, so shards merge
-        into exactly the unsharded result.
+        Each replication's numbers depend only on its index (and, with Latin
+        hypercube sampling or rank correlations, on ``cfg.replications``), so
+        shards merge into exactly the unsharded result.
+    input_uniforms : mapping of str to array, optional
+        Explicit input uniforms by draw key, one per simulated replication: they
+        override the configured sampling of those inputs (sensitivity designs; see
+        :func:`models.compile.compile_config`).
 
     Returns
     -------
     Results
     """
-    run, plain = compile_run(cfg, replications)
+    run, plain = compile_run(cfg, replications, input_uniforms)
     engine = plain["engine"]
     if engine["name"] == "numba":
         costs, metrics = _run_numba(run, engine["threads"])
@@ -55,6 +67,7 @@ def simulate(cfg: DictConfig | dict, replications: Sequence[int] | None = None) 
         horizon_years=run.horizon_years,
         engine=plain["engine"]["name"],
         config=plain,
+        one_time_usd=run.model_values[:, :, MV["platform.monitoring_build_usd"]].copy(),
     )
 
 

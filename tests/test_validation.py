@@ -11,17 +11,22 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from omegaconf import OmegaConf
 
+from models.distributions import parse_uncertain
 from models.errors import ConfigError
 from sim import load_config
+from sim.config import to_plain
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 OPERATING_MODELS = sorted(p.stem for p in (CONFIG_DIR / "operating_model").glob("*.yaml"))
 SCENARIOS = sorted(p.stem for p in (CONFIG_DIR / "scenario").glob("*.yaml"))
+SCENARIO_PRESETS = [s for s in SCENARIOS if s != "default"]
 EXPERIMENTS = sorted((CONFIG_DIR / "experiment").glob("*.yaml"))
 EXPECTED_MODELS = ("self_managed_lora", "managed_finetune", "managed_adapter_serving", "spot_training_managed_serving")
 
 SM = "operating_model.self_managed_lora"
+ON_DEMAND, RESERVED, SPOT = (f"scenario.gpu_{tier}_usd_per_hour" for tier in ("on_demand", "reserved", "spot"))
 
 
 @dataclass(frozen=True)
@@ -132,6 +137,50 @@ BAD_INPUTS = {
     "severity-probabilities-not-summing-to-1": Bad(
         ("scenario.incident_severity.probabilities=[0.2,0.3,0.6]",), "scenario.incident_severity.probabilities", ("sum to 1",)
     ),
+    # input sampling and rank correlations
+    "unknown-sampling-method": Bad(("inputs.sampling=sobol",), "inputs.sampling", ("independent", "lhs")),
+    "correlation-of-a-fixed-input": Bad(
+        (f"inputs.rank_correlations=[{{between:[scenario.storage_usd_per_gb_month,{ON_DEMAND}],rho:0.5}}]",),
+        "inputs.rank_correlations[0].between",
+        ("not an uncertain input", ON_DEMAND, RESERVED),
+    ),
+    "correlation-of-an-unknown-key": Bad(
+        (f"inputs.rank_correlations=[{{between:[{ON_DEMAND},scenario.gpu_price],rho:0.5}}]",),
+        "inputs.rank_correlations[0].between",
+        ("not an uncertain input", ON_DEMAND),
+    ),
+    "correlation-key-with-model-name": Bad(
+        (f"inputs.rank_correlations=[{{between:[{SM}.platform.base_fte,{ON_DEMAND}],rho:0.5}}]",),
+        "inputs.rank_correlations[0].between",
+        ("without the model name", "operating_model.platform.base_fte"),
+    ),
+    "correlation-of-one-input": Bad(
+        (f"inputs.rank_correlations=[{{between:[{ON_DEMAND}],rho:0.5}}]",), "inputs.rank_correlations[0].between", ("exactly two",)
+    ),
+    "correlation-of-an-input-with-itself": Bad(
+        (f"inputs.rank_correlations=[{{between:[{ON_DEMAND},{ON_DEMAND}],rho:0.5}}]",),
+        "inputs.rank_correlations[0].between",
+        ("two different",),
+    ),
+    "correlation-rho-above-1": Bad(
+        (f"inputs.rank_correlations=[{{between:[{ON_DEMAND},{RESERVED}],rho:1.5}}]",), "inputs.rank_correlations[0].rho", ("[-1, 1]",)
+    ),
+    "correlation-rho-below-minus-1": Bad(
+        (f"inputs.rank_correlations=[{{between:[{ON_DEMAND},{RESERVED}],rho:-2}}]",), "inputs.rank_correlations[0].rho", ("[-1, 1]",)
+    ),
+    "correlation-pair-twice": Bad(
+        (f"inputs.rank_correlations=[{{between:[{ON_DEMAND},{RESERVED}],rho:0.5}},{{between:[{RESERVED},{ON_DEMAND}],rho:0.4}}]",),
+        "inputs.rank_correlations[1].between",
+        ("already correlated by inputs.rank_correlations[0]",),
+    ),
+    "correlations-not-positive-definite": Bad(
+        (
+            f"inputs.rank_correlations=[{{between:[{ON_DEMAND},{RESERVED}],rho:0.9}},{{between:[{RESERVED},{SPOT}],rho:0.9}},"
+            f"{{between:[{ON_DEMAND},{SPOT}],rho:-0.9}}]",
+        ),
+        "inputs.rank_correlations",
+        ("positive definite", ON_DEMAND, RESERVED, SPOT),
+    ),
 }
 
 
@@ -195,3 +244,55 @@ def test_cross_field_checks(override, field):
     with pytest.raises(ConfigError) as info:
         load_config([override])
     assert str(info.value).startswith(f"{field} = ") and "\n" not in str(info.value)
+
+
+# What each scenario preset is meant to change relative to `default`, and in which
+# direction (compared on the mean of the field's distribution). Every field a preset
+# changes must be listed, so a new preset or a new override has to declare its intent.
+PRESET_DIRECTIONS: dict[str, dict[str, str]] = {
+    "small_team_stable_data": {
+        "adapters": "<",
+        "engineers": "<",
+        "regulated_share": "<",
+        "drift_rate_per_adapter_year": "<",
+        "tokens_per_adapter_month_m": "<",
+        "downtime_usd_per_hour": "<",
+    },
+    "regulated_many_adapters": {"adapters": ">", "regulated_share": ">"},
+    "monthly_refresh": {"refresh_interval_days": "<"},
+    "many_adapters_multitenant": {"adapters": ">"},
+    "high_traffic": {"tokens_per_adapter_month_m": ">", "downtime_usd_per_hour": ">"},
+}
+
+
+def _scenario(name: str) -> dict:
+    return to_plain(load_config([f"scenario={name}"]))["scenario"]
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_every_scenario_composes_and_names_itself(name: str) -> None:
+    cfg = load_config([f"scenario={name}"])
+    assert cfg.scenario.name == name, f"{name}.yaml sets name = {cfg.scenario.name!r}"
+
+
+@pytest.mark.parametrize("name", SCENARIO_PRESETS)
+def test_scenario_preset_extends_default(name: str) -> None:
+    path = CONFIG_DIR / "scenario" / f"{name}.yaml"
+    assert path.read_text().startswith("#"), f"{path.name} needs a header comment saying what it encodes"
+    # Extending `default` (instead of copying it) keeps the presets in step with it.
+    assert list(OmegaConf.load(path).get("defaults", [])) == ["default", "_self_"], path.name
+
+
+def test_every_scenario_preset_declares_its_direction() -> None:
+    assert sorted(PRESET_DIRECTIONS) == SCENARIO_PRESETS
+
+
+@pytest.mark.parametrize("name", sorted(PRESET_DIRECTIONS))
+def test_scenario_preset_differs_from_default_in_the_intended_direction(name: str) -> None:
+    default, preset = _scenario("default"), _scenario(name)
+    changed = {k for k in default if k != "name" and default[k] != preset[k]}
+    assert changed == set(PRESET_DIRECTIONS[name]), f"{name} changes {sorted(changed)}"
+    for key, op in PRESET_DIRECTIONS[name].items():
+        before = parse_uncertain(f"scenario.{key}", default[key]).mean
+        after = parse_uncertain(f"scenario.{key}", preset[key]).mean
+        assert (after < before) if op == "<" else (after > before), f"{name}: {key} mean {before:g} -> {after:g}, expected {op}"

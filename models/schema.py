@@ -179,6 +179,7 @@ class EngineConfig:
 class OutputConfig:
     charts: bool = True
     print_summary: bool = True
+    progress: bool = True  # long runs report replications done, rate and ETA on stderr (results do not depend on it)
 
 
 @dataclass
@@ -203,15 +204,39 @@ class InputsConfig:
 
 
 @dataclass
+class StudyConfig:
+    """What ``lora-tco`` runs: one comparison (``none``) or a study over many runs.
+
+    In a Hydra multirun (``-m``) the launcher does the sweeping, so ``break_even`` and
+    ``decision_map`` jobs each run one point (``lora-tco-report`` joins them), while
+    ``sensitivity`` and ``article_table`` run whole in every job.
+    """
+
+    kind: str = "none"  # none | break_even | decision_map | sensitivity | article_table
+    parameter: str = "scenario.adapters"  # swept config path (break_even; x of decision_map)
+    values: list[float] = field(default_factory=list)  # its grid, increasing
+    y_parameter: str = "scenario.refresh_interval_days"  # decision_map: the second parameter
+    y_values: list[float] = field(default_factory=list)
+    a: str = "self_managed_lora"  # break_even / sensitivity: the difference a - b
+    b: str = "managed_finetune"
+    confidence: float = 0.9  # break_even: two-sided level of the CI on the crossing
+    sobol_samples: int = 256  # sensitivity: Saltelli base samples (a power of 2)
+
+
+@dataclass
 class Config:
     scenario: ScenarioConfig = field(default_factory=ScenarioConfig)
     operating_model: dict[str, OperatingModelConfig] = field(default_factory=dict)
     inputs: InputsConfig = field(default_factory=InputsConfig)
     engine: EngineConfig = field(default_factory=EngineConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
+    study: StudyConfig = field(default_factory=StudyConfig)
     replications: int = 1000
     horizon_years: int = 5
     seed: int = 20261129
+    # "i/n": run only shard i (0-based) of n, the contiguous block np.array_split(range(replications), n)[i];
+    # "" runs them all. Shards of one run merge into exactly the unsharded result (lora-tco-merge).
+    shard: str = ""
 
 
 def register_configs() -> None:

@@ -9,6 +9,7 @@ the config was composed.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 import typing
 from collections.abc import Mapping
@@ -151,6 +152,33 @@ def check_uncertain(field: str, spec: Any, low: float, high: float, strict_low: 
     return dist
 
 
+SHARD_FORM = "must be i/n with 0 <= i < n (shard i of n, 0-based, e.g. shard=3/16), or empty for the whole run"
+
+
+def parse_shard(shard: Any, replications: int | None = None) -> tuple[int, int] | None:
+    """Parse ``shard = "i/n"`` into ``(i, n)``; ``""`` (the whole run) gives None.
+
+    With ``replications`` given, also checks that every shard holds at least one
+    replication (``n <= replications``).
+
+    Raises
+    ------
+    ConfigError
+        Naming ``shard``, the value and the allowed form.
+    """
+    if shard is None or shard == "":
+        return None
+    parts = shard.split("/") if isinstance(shard, str) else []
+    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+        raise ConfigError("shard", shard, SHARD_FORM)
+    i, n = int(parts[0]), int(parts[1])
+    if not 0 <= i < n:
+        raise ConfigError("shard", shard, SHARD_FORM)
+    if replications is not None and n > replications:
+        raise ConfigError("shard", shard, f"must be i/n with 0 <= i < n <= replications ({replications}): every shard needs a replication")
+    return i, n
+
+
 def _check_integer(field: str, value: Any, low: float, high: float) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise ConfigError(field, value, _range_text(low, high, True))
@@ -227,6 +255,7 @@ def validate_config(cfg: Mapping) -> None:
     _check_keys("", cfg, Config)
     for key, (low, high) in TOP_RANGES.items():
         _check_integer(key, cfg[key], low, high)
+    parse_shard(cfg.get("shard", ""), cfg["replications"])
     engine = cfg["engine"]
     if engine["name"] not in CHOICES["engine.name"]:
         raise ConfigError("engine.name", engine["name"], f"must be one of {', '.join(CHOICES['engine.name'])}")
@@ -243,6 +272,52 @@ def validate_config(cfg: Mapping) -> None:
         _check_section(prefix, model, OperatingModelConfig, MODEL_RANGES)
         _check_model_resources(prefix, model, scenario, regulated)
     _check_inputs(cfg)
+    _check_study(cfg)
+
+
+STUDY_KINDS = ("none", "break_even", "decision_map", "sensitivity", "article_table")
+
+
+def _check_study(cfg: Mapping) -> None:
+    """The ``study`` section: its kind, swept paths and grids, and the models it compares."""
+    study = cfg.get("study")
+    if not study or study.get("kind", "none") == "none":
+        return
+    kind = study["kind"]
+    if kind not in STUDY_KINDS:
+        raise ConfigError("study.kind", kind, f"must be one of {', '.join(STUDY_KINDS)}")
+    models = list(cfg["operating_model"])
+    if kind in ("break_even", "sensitivity"):
+        for key in ("a", "b"):
+            if study[key] not in models and not (kind == "sensitivity" and key == "b" and study[key] in ("", "none")):
+                raise ConfigError(f"study.{key}", study[key], f"must be one of the selected operating models: {', '.join(models)}")
+        if study["a"] == study["b"]:
+            raise ConfigError("study.b", study["b"], "must differ from study.a")
+    if kind == "break_even" and not 0 < float(study["confidence"]) < 1:
+        raise ConfigError("study.confidence", study["confidence"], "must be in (0, 1), e.g. 0.9")
+    if kind == "sensitivity":
+        _check_integer("study.sobol_samples", study["sobol_samples"], 2, 1 << 20)
+    grids = {"break_even": ("parameter", "values"), "decision_map": ("parameter", "values", "y_parameter", "y_values")}
+    for path_key, values_key in zip(grids.get(kind, ())[::2], grids.get(kind, ())[1::2], strict=True):
+        _check_swept_path(cfg, f"study.{path_key}", study[path_key])
+        values = list(study[values_key])
+        if len(values) < 2 or any(b <= a for a, b in itertools.pairwise(values)):
+            raise ConfigError(f"study.{values_key}", values, "must list at least two increasing values")
+
+
+def _check_swept_path(cfg: Mapping, field: str, path: Any) -> None:
+    parts = str(path).split(".")
+    node: Any = cfg
+    for i, part in enumerate(parts):
+        if part == "*" and i == 1 and parts[0] == "operating_model":
+            node = next(iter(cfg["operating_model"].values()))
+            continue
+        if not isinstance(node, Mapping) or part not in node:
+            raise ConfigError(field, path, "must be a config path such as scenario.adapters or operating_model.*.platform.base_fte")
+        node = node[part]
+    is_distribution = (isinstance(node, Mapping) and "dist" in node) or (isinstance(node, str) and "(" in node)
+    if not is_distribution and isinstance(node, (Mapping, list, bool, str)):
+        raise ConfigError(field, path, "must name a numeric input, not a section or a choice")
 
 
 _PAIR_FORM = "{between: [key, key], rho: number}"

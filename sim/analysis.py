@@ -333,6 +333,7 @@ def set_parameter(plain: dict, parameter: str, value: Any) -> None:
 def _simulate_plain(plain: dict, **kwargs: Any) -> Results:
     from sim.runner import simulate
 
+    kwargs.setdefault("progress", False)  # a study runs many short simulations: no bar per point
     return simulate(plain, **kwargs)
 
 
@@ -507,9 +508,13 @@ def crossing_interval(
         crossing_value = None
     else:
         crossing_value = float(crossing)
-    cov = np.cov(d) / n if n > 1 else np.zeros((x.shape[0], x.shape[0]))
+    cov = np.atleast_2d(np.cov(d) / n) if n > 1 else np.zeros((x.shape[0], x.shape[0]))
+    # Symmetric square root with rounding-level negative eigenvalues clipped: points with
+    # zero variance (deterministic costs) make the covariance singular.
+    eigenvalues, vectors = np.linalg.eigh((cov + cov.T) / 2.0)
+    root = vectors * np.sqrt(np.clip(eigenvalues, 0.0, None))
     rng = np.random.default_rng([int(seed), 0x1A2B])
-    curves = rng.multivariate_normal(mean, np.atleast_2d(cov), size=draws, method="eigh")
+    curves = mean + rng.standard_normal((draws, x.shape[0])) @ root.T
     found = np.sort(_first_crossing(x, curves, start_sign))
     tail = (1.0 - confidence) / 2.0
     lo_index = max(0, math.floor(tail * draws))
@@ -607,6 +612,11 @@ def decision_map(
     """
     (px, vx), (py, vy) = x, y
     grid = _grid_run(cfg, [{px: a, py: b} for a in vx for b in vy], models, keep_results=False)
+    return decision_table(grid, measure, npv)
+
+
+def decision_table(grid: Sweep, measure: str = "tco", npv: bool = False) -> pd.DataFrame:
+    """The cheapest model per grid point of a :class:`Sweep` (see :func:`decision_map`)."""
     values = grid.totals[_key(measure, npv)]  # [cells, models, replications]
     means = values.mean(axis=2)
     is_min = values == values.min(axis=1, keepdims=True)
@@ -614,10 +624,11 @@ def decision_map(
     order = np.argsort(means, axis=1)
     out = grid.points.copy()
     best = order[:, 0]
+    rows = np.arange(len(best))
     out["cheapest"] = [grid.model_names[k] for k in best]
-    out["p_cheapest"] = share[np.arange(len(best)), best]
+    out["p_cheapest"] = share[rows, best]
     if len(grid.model_names) > 1:
-        out["margin"] = means[np.arange(len(best)), order[:, 1]] - means[np.arange(len(best)), best]
+        out["margin"] = means[rows, order[:, 1]] - means[rows, best]
     for k, name in enumerate(grid.model_names):
         out[f"mean_{name}"] = means[:, k]
     out["replications"] = grid.replications
@@ -652,6 +663,15 @@ def _response(plain: dict, a: str, b: str | None, measure: str, npv: bool, input
     return totals[ia] - totals[_index(results.model_names, b)]
 
 
+def _chosen_inputs(plain: dict, inputs: Sequence[str] | None) -> tuple[dict[str, Any], list[str]]:
+    keys = uncertain_inputs(plain)
+    chosen = list(keys) if inputs is None else list(inputs)
+    for key in chosen:
+        if key not in keys:
+            raise ValueError(f"inputs: {key!r} is not an uncertain input; available: {', '.join(keys) or 'none'}")
+    return keys, chosen
+
+
 def _two_models(cfg: DictConfig | Mapping, a: str, b: str | None) -> dict:
     plain = copy.deepcopy(validate(cfg))
     keep = [a] if b is None else [a, b]
@@ -684,11 +704,7 @@ def tornado(
         (the mean with every input random).
     """
     plain = _two_models(cfg, a, b)
-    keys = uncertain_inputs(plain)
-    chosen = list(keys) if inputs is None else list(inputs)
-    for key in chosen:
-        if key not in keys:
-            raise ValueError(f"inputs: {key!r} is not an uncertain input; available: {', '.join(keys) or 'none'}")
+    keys, chosen = _chosen_inputs(plain, inputs)
     n = int(plain["replications"])
     base = _response(plain, a, b, measure, npv, None)
     rows = []
@@ -747,11 +763,7 @@ def sobol_indices(
     from SALib.sample import sobol as sobol_sample
 
     plain = _two_models(cfg, a, b)
-    keys = uncertain_inputs(plain)
-    names = list(keys) if inputs is None else list(inputs)
-    for key in names:
-        if key not in keys:
-            raise ValueError(f"inputs: {key!r} is not an uncertain input; available: {', '.join(keys) or 'none'}")
+    _, names = _chosen_inputs(plain, inputs)
     if len(names) < 1:
         raise ValueError("sobol_indices: the config has no uncertain inputs")
     d = len(names)

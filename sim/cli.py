@@ -7,13 +7,23 @@ from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from models.errors import ConfigError
 from models.schema import register_configs
-from sim.config import load_config, normalize_overrides
-from sim.results import Results
+from sim import jobs
+from sim.config import load_config, normalize_overrides, validate
+from sim.results import Results, atomic_write
 from sim.runner import simulate
+from sim.studies import run_study, totals_table
+
+
+def _size(results: Results, replications: int) -> str:
+    if results.shard:
+        total = results.config.get("replications", replications) if results.config else replications
+        return f"shard {results.shard}: {replications:,} of {int(total):,} replications"
+    return f"{replications:,} replications"
 
 
 def format_summary(results: Results) -> str:
@@ -23,7 +33,7 @@ def format_summary(results: Results) -> str:
         f"{'operating model':<34}{'TCO mean':>10}{'p05':>9}{'p50':>9}{'p95':>9}  {'econ mean':>10}{'p05':>9}{'p95':>9}  {'P(cheapest)':>11}"
     )
     lines = [
-        f"lora-tco: {int(s['replications'].iloc[0]):,} replications x {results.horizon_years} years, seed {results.seed} "
+        f"lora-tco: {_size(results, int(s['replications'].iloc[0]))} x {results.horizon_years} years, seed {results.seed} "
         f"(USD thousands, undiscounted; economic = TCO + downtime + staleness)",
         head,
         "-" * len(head),
@@ -60,31 +70,59 @@ def format_paired(results: Results) -> str:
     return "\n".join(lines)
 
 
+class JobFailed(RuntimeError):
+    """A multirun job failed; Hydra records it and carries on with the other jobs."""
+
+
 @hydra.main(version_base="1.3", config_path="../configs", config_name="config")
 def _app(cfg: DictConfig) -> None:
+    hydra_cfg = HydraConfig.get()
+    multirun = hydra_cfg.mode == RunMode.MULTIRUN
+    out = Path(hydra_cfg.runtime.output_dir)
     try:
-        results = simulate(cfg)
-    except ConfigError as exc:
-        print(f"lora-tco: error: {exc}", file=sys.stderr)
-        sys.exit(2)
-    out = Path(HydraConfig.get().runtime.output_dir)
+        plain = validate(cfg)
+        if multirun and jobs.finished(out, plain):
+            print(f"lora-tco: {out.name}: already finished with this config, skipped")
+            return
+        written, text = _run(plain, out, multirun)
+    except Exception as exc:
+        message = str(exc) if isinstance(exc, ConfigError) else f"{type(exc).__name__}: {exc}"
+        if multirun:
+            jobs.mark_failed(out, message)
+            failure = JobFailed(f"lora-tco: job {out.name} failed: {message}")
+            if isinstance(exc, ConfigError):  # bad input: one line, no traceback wall
+                raise failure from None
+            raise failure from exc
+        if isinstance(exc, ConfigError):
+            print(f"lora-tco: error: {exc}", file=sys.stderr)
+            sys.exit(2)
+        raise
+    jobs.mark_done(out, plain, written)
+    if plain["output"]["print_summary"]:
+        print(text)
+        print(f"\nwrote {', '.join(p.name for p in written)} to {out}")
+
+
+def _run(plain: dict, out: Path, multirun: bool) -> tuple[list[Path], str]:
+    """One comparison (also each point of a swept study), or a whole study."""
+    kind = plain["study"]["kind"]
+    if kind != "none" and not (multirun and kind in ("break_even", "decision_map")):
+        return run_study(plain, out, charts=plain["output"]["charts"])
+    results = simulate(plain)
     written = results.save(out)
+    totals = totals_table(results)
+    written.append(atomic_write(out / "totals.parquet", lambda p: totals.to_parquet(p, index=False)))
     if len(results.model_names) > 1:
         from sim.analysis import paired_comparison
-        from sim.results import atomic_write
 
         table = paired_comparison(results)
         written.append(atomic_write(out / "paired_comparison.csv", lambda p: table.to_csv(p, index=False)))
-    if cfg.output.charts:
+    if plain["output"]["charts"]:
         from sim.plots import save_standard_charts
 
         written += save_standard_charts(results, out)
-    if cfg.output.print_summary:
-        print(format_summary(results))
-        paired = format_paired(results)
-        if paired:
-            print("\n" + paired)
-        print(f"\nwrote {', '.join(p.name for p in written)} to {out}")
+    paired = format_paired(results)
+    return written, format_summary(results) + (f"\n\n{paired}" if paired else "")
 
 
 def main() -> None:

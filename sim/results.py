@@ -21,6 +21,7 @@ from sim.replication import METRICS
 
 _TCO_MASK = np.array([c in TCO_CATEGORIES for c in CATEGORIES])
 QUANTILES = (0.05, 0.50, 0.95)
+SAVED_TABLES = ("ledger.parquet", "metrics.parquet", "replications.parquet")  # what Results.save writes beside summary.csv
 
 
 @dataclass
@@ -46,6 +47,7 @@ class Results:
     engine: str
     config: dict[str, Any] = field(default_factory=dict)
     one_time_usd: np.ndarray | None = None  # [models, replications]: set-up costs booked in year 0
+    shard: str = ""  # "i/n" when this is shard i of n of a run (``cfg.shard``), "" otherwise
 
     @classmethod
     def concat(cls, parts: Sequence[Results]) -> Results:
@@ -79,6 +81,87 @@ class Results:
             one_time_usd=one_time,
         )
 
+    @classmethod
+    def from_saved(cls, directory: str | os.PathLike) -> Results:
+        """Rebuild the results a run saved with :meth:`save` (``ledger.parquet``,
+        ``metrics.parquet``, ``replications.parquet`` and their metadata).
+
+        The arrays are exactly the ones saved: ``from_saved(d).save(e)`` writes the
+        same tables as ``d`` holds.
+
+        Raises
+        ------
+        FileNotFoundError
+            If a file is missing.
+        ValueError
+            If the files do not belong together or lack lora-tco metadata.
+        """
+        directory = Path(directory)
+        tables = {}
+        for name in SAVED_TABLES:
+            path = directory / name
+            if not path.is_file():
+                raise FileNotFoundError(f"{path}: missing (not a lora-tco run directory, or written by an older version)")
+            tables[name] = pq.read_table(path)
+        meta = {k.decode(): v.decode() for k, v in (tables["ledger.parquet"].schema.metadata or {}).items() if k.startswith(b"lora_tco.")}
+        missing = [k for k in ("lora_tco.seed", "lora_tco.models", "lora_tco.model_labels", "lora_tco.config") if k not in meta]
+        if missing:
+            raise ValueError(f"{directory / 'ledger.parquet'}: no {missing[0]} in the parquet metadata (written by an older lora-tco?)")
+        names = tuple(json.loads(meta["lora_tco.models"]))
+        labels = tuple(json.loads(meta["lora_tco.model_labels"]))
+        horizon = int(meta["lora_tco.horizon_years"])
+
+        per_rep = tables["replications.parquet"].to_pandas()
+        replications = pd.unique(per_rep["replication"].to_numpy(np.int64))  # in the saved order
+        n_models, n_reps = len(names), replications.shape[0]
+        index = pd.Index(replications)
+
+        def positions(frame: pd.DataFrame, what: str) -> tuple[np.ndarray, np.ndarray]:
+            model = _codes(frame["operating_model"], names)
+            row = index.get_indexer(frame["replication"].to_numpy(np.int64))
+            if (model < 0).any() or (row < 0).any():
+                raise ValueError(f"{directory / what}: rows for operating models or replications the run does not have")
+            return model, row
+
+        ledger = tables["ledger.parquet"].to_pandas()
+        if len(ledger) != n_models * n_reps * horizon * len(CATEGORIES):
+            raise ValueError(f"{directory / 'ledger.parquet'}: {len(ledger)} rows, expected models x replications x years x categories")
+        model, row = positions(ledger, "ledger.parquet")
+        category = _codes(ledger["category"], CATEGORIES)
+        if (category < 0).any():
+            raise ValueError(f"{directory / 'ledger.parquet'}: a category that is not one of the ledger's")
+        costs = np.full((n_models, n_reps, horizon, len(CATEGORIES)), np.nan)
+        costs[model, row, ledger["year"].to_numpy(np.int64), category] = ledger["usd"].to_numpy(np.float64)
+
+        metrics_frame = tables["metrics.parquet"].to_pandas()
+        model, row = positions(metrics_frame, "metrics.parquet")
+        metrics = np.full((n_models, n_reps, len(METRICS)), np.nan)
+        metrics[model, row] = metrics_frame[list(METRICS)].to_numpy(np.float64)
+
+        model, row = positions(per_rep, "replications.parquet")
+        discount = np.full(n_reps, np.nan)
+        discount[row] = per_rep["discount_rate"].to_numpy(np.float64)
+        one_time = None
+        if "one_time_usd" in per_rep.columns:
+            one_time = np.full((n_models, n_reps), np.nan)
+            one_time[model, row] = per_rep["one_time_usd"].to_numpy(np.float64)
+        if np.isnan(costs).any() or np.isnan(metrics).any() or np.isnan(discount).any():
+            raise ValueError(f"{directory}: the saved tables do not cover every operating model x replication")
+        return cls(
+            model_names=names,
+            model_labels=labels,
+            replications=replications,
+            costs=costs,
+            metrics_array=metrics,
+            discount_rates=discount,
+            seed=int(meta["lora_tco.seed"]),
+            horizon_years=horizon,
+            engine=meta.get("lora_tco.engine", ""),
+            config=json.loads(meta["lora_tco.config"]),
+            one_time_usd=one_time,
+            shard=meta.get("lora_tco.shard", ""),
+        )
+
     # -- tidy frames -------------------------------------------------------------
     @property
     def ledger(self) -> pd.DataFrame:
@@ -105,6 +188,23 @@ class Results:
         frame = pd.DataFrame(self.metrics_array.reshape(m * r, -1), columns=list(METRICS))
         frame.insert(0, "operating_model", pd.Categorical.from_codes(np.repeat(np.arange(m), r), categories=list(self.model_names)))
         frame.insert(0, "replication", np.tile(self.replications, m))
+        return frame
+
+    @property
+    def per_replication(self) -> pd.DataFrame:
+        """What NPV and the one-time / recurring split need besides the ledger, one row
+        per replication x operating model: the replication's sampled discount rate and
+        the model's one-time (set-up) USD, booked in year 0."""
+        m, r = len(self.model_names), self.replications.shape[0]
+        frame = pd.DataFrame(
+            {
+                "replication": np.tile(self.replications, m),
+                "operating_model": pd.Categorical.from_codes(np.repeat(np.arange(m), r), categories=list(self.model_names)),
+                "discount_rate": np.tile(self.discount_rates, m),
+            }
+        )
+        if self.one_time_usd is not None:
+            frame["one_time_usd"] = self.one_time_usd.reshape(-1)
         return frame
 
     def discount_factors(self) -> np.ndarray:
@@ -195,17 +295,25 @@ class Results:
             "lora_tco.seed": str(self.seed),
             "lora_tco.engine": self.engine,
             "lora_tco.horizon_years": str(self.horizon_years),
+            "lora_tco.shard": self.shard,
+            "lora_tco.models": json.dumps(list(self.model_names)),
+            "lora_tco.model_labels": json.dumps(list(self.model_labels)),
             "lora_tco.config": json.dumps(self.config, sort_keys=True, default=str),
         }
 
     def save(self, directory: str | os.PathLike) -> list[Path]:
-        """Write ``summary.csv``, ``ledger.parquet`` and ``metrics.parquet`` (each atomically)."""
+        """Write ``summary.csv``, ``ledger.parquet``, ``metrics.parquet`` and
+        ``replications.parquet`` (each atomically); the parquet files carry the seed,
+        engine, horizon, shard, models and config in their metadata, and together
+        hold everything :meth:`from_saved` needs to rebuild these results."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
+        meta = self.metadata()
         written = [
             atomic_write(directory / "summary.csv", lambda p: self.summary().to_csv(p, index=False)),
-            atomic_write(directory / "ledger.parquet", lambda p: _write_parquet(self.ledger, p, self.metadata())),
-            atomic_write(directory / "metrics.parquet", lambda p: _write_parquet(self.metrics, p, self.metadata())),
+            atomic_write(directory / "ledger.parquet", lambda p: _write_parquet(self.ledger, p, meta)),
+            atomic_write(directory / "metrics.parquet", lambda p: _write_parquet(self.metrics, p, meta)),
+            atomic_write(directory / "replications.parquet", lambda p: _write_parquet(self.per_replication, p, meta)),
         ]
         return written
 
@@ -224,6 +332,13 @@ def cvar(values: np.ndarray, level: float = 0.95, axis: int = -1) -> np.ndarray:
     return worst.mean(axis=-1)
 
 
+def _codes(column: pd.Series, names: Sequence[str]) -> np.ndarray:
+    """Position of each value of a (categorical) column in ``names``; -1 where absent."""
+    values = column if isinstance(column.dtype, pd.CategoricalDtype) else column.astype("category")
+    lookup = np.append(pd.Index(list(names)).get_indexer(values.cat.categories.astype(str)), -1)
+    return lookup[values.cat.codes.to_numpy(np.int64)]  # code -1 (missing) picks the appended -1
+
+
 def _share_cheapest(totals: np.ndarray) -> np.ndarray:
     """Share of replications in which each model is cheapest; ties split evenly."""
     is_min = totals == totals.min(axis=0, keepdims=True)
@@ -236,12 +351,19 @@ def _write_parquet(frame: pd.DataFrame, path: Path, metadata: Mapping[str, str])
     pq.write_table(table.replace_schema_metadata(merged), path)
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
     """Write through a temporary file in the same folder, then rename over ``path``."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     os.close(fd)
     try:
         write(Path(tmp))
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; results are meant to be shared
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

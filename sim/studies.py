@@ -74,3 +74,81 @@ def run(body: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> 
 def print_table(frame: pd.DataFrame, columns: Sequence[str] | None = None) -> None:
     with pd.option_context("display.width", 160, "display.max_columns", 20, "display.float_format", "{:,.4g}".format):
         print((frame if columns is None else frame[list(columns)]).to_string(index=False))
+
+
+# ---------------------------------------------------------------------------------
+# studies run by the CLI (``study.kind``), in one process
+# ---------------------------------------------------------------------------------
+def totals_table(results) -> pd.DataFrame:
+    """Per replication and operating model: TCO and economic cost, undiscounted and
+    NPV. ``lora-tco-report`` joins these across the jobs of a sweep."""
+    frames = []
+    for m, name in enumerate(results.model_names):
+        frame = pd.DataFrame({"replication": results.replications, "operating_model": name})
+        for measure in ("tco", "economic"):
+            frame[measure] = results.totals(measure)[m]
+            frame[f"{measure}_npv"] = results.totals(measure, npv=True)[m]
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+def _csv(folder: Path, name: str, frame: pd.DataFrame, seed: int) -> Path:
+    frame = frame.copy()
+    if "seed" not in frame.columns:
+        frame["seed"] = seed
+    return atomic_write(folder / f"{name}.csv", lambda p: frame.to_csv(p, index=False))
+
+
+def run_study(plain: Mapping, folder: Path, charts: bool = True) -> tuple[list[Path], str]:
+    """Run ``plain['study']`` in this process; write its tables (and charts) into
+    ``folder``. Returns the files written and a short text report."""
+    from sim import analysis, plots
+
+    study = plain["study"]
+    kind = study["kind"]
+    seed, years, reps = int(plain["seed"]), int(plain["horizon_years"]), int(plain["replications"])
+    footnote = plots.provenance(reps, years, seed)
+    written: list[Path] = []
+    if kind == "break_even":
+        data = analysis.sweep(plain, study["parameter"], list(study["values"]), models=[study["a"], study["b"]])
+        result = analysis.break_even(data, study["a"], study["b"], confidence=float(study["confidence"]))
+        written += [
+            _csv(folder, "break_even_curve", result.curve, seed),
+            _csv(folder, "break_even", pd.DataFrame([result.as_row()]), seed),
+            _csv(folder, "sweep_means", data.means(), seed),
+        ]
+        if charts:
+            written.append(plots.save_figure(plots.break_even_chart(result, footnote, data.model_names), folder / "break_even.png"))
+            written.append(plots.save_figure(plots.p_cheaper_chart(result, footnote), folder / "p_cheaper.png"))
+        return written, result.describe() + "\n" + _text(result.curve)
+    if kind == "decision_map":
+        x, y = study["parameter"], study["y_parameter"]
+        frame = analysis.decision_map(plain, (x, list(study["values"])), (y, list(study["y_values"])))
+        written.append(_csv(folder, "decision_map", frame, seed))
+        if charts:
+            names = tuple(plain["operating_model"])
+            written.append(plots.save_figure(plots.decision_map_chart(frame, x, y, footnote, names), folder / "decision_map.png"))
+        return written, _text(frame[[x, y, "cheapest", "p_cheapest", "margin"]])
+    if kind == "sensitivity":
+        b = None if study["b"] in ("", "none") else study["b"]
+        swings = analysis.tornado(plain, study["a"], b)
+        indices = analysis.sobol_indices(plain, study["a"], b, base_samples=int(study["sobol_samples"]))
+        written += [_csv(folder, "tornado", swings, seed), _csv(folder, "sobol", indices, seed)]
+        if charts:
+            written.append(plots.save_figure(plots.tornado_chart(swings, plots.provenance(reps, years, seed)), folder / "tornado.png"))
+        text = _text(swings[["input", "low_value", "high_value", "swing"]]) + "\n\n" + _text(indices[["input", "S1", "ST"]])
+        return written, text
+    if kind == "article_table":
+        from sim import article
+
+        models = list(plain["operating_model"])
+        table = article.article_table(reps, years, seed, plain["engine"]["name"], models, base=plain)
+        written.append(_csv(folder, "article_table", table, seed))
+        lines = [article.format_table(table, models[0]), "", *(f"- {line}" for line in article.explain(table, models[0]))]
+        return written, "\n".join(lines)
+    raise ValueError(f"study.kind = {kind!r}: nothing to run")
+
+
+def _text(frame: pd.DataFrame) -> str:
+    with pd.option_context("display.width", 160, "display.max_columns", 20, "display.float_format", "{:,.4g}".format):
+        return frame.to_string(index=False)

@@ -1,8 +1,5 @@
-"""experiments/article_table.py: the article's relative annual TCO index, reproduced.
-
-The script is not part of an installed package (experiments/ is a folder of scripts),
-so it is loaded from its file.
-"""
+"""The article's relative annual TCO index, reproduced: sim.article and the script
+experiments/article_table.py (not part of an installed package, so loaded from its file)."""
 
 from __future__ import annotations
 
@@ -29,7 +26,9 @@ def _load() -> ModuleType:
 
 @pytest.fixture(scope="module")
 def at() -> ModuleType:
-    return _load()
+    import sim.article
+
+    return sim.article
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +98,7 @@ def test_bootstrap_table_agrees_with_the_delta_method(at, table):
 def test_main_writes_the_csv_with_the_seed(at, tmp_path, capsys):
     out = tmp_path / "sub" / "article_table.csv"
     argv = ["--replications", "200", "--horizon-years", "2", "--seed", str(SEED), "--models", "self_managed_lora", "--output", str(out)]
-    assert at.main(argv) == 0
+    assert _load().main(argv) == 0
     printed = capsys.readouterr().out
     assert f"seed {SEED}" in printed and "~22x" in printed and "—" in printed
     written = pd.read_csv(out)
@@ -108,7 +107,7 @@ def test_main_writes_the_csv_with_the_seed(at, tmp_path, capsys):
 
 
 def test_main_rejects_bad_overrides(at, capsys):
-    assert at.main(["--replications", "10", "scenario.regulated_share=1.5"]) == 2
+    assert _load().main(["--replications", "10", "scenario.regulated_share=1.5"]) == 2
     assert "scenario.regulated_share" in capsys.readouterr().err
 
 

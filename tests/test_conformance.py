@@ -103,7 +103,7 @@ def _scenarios() -> dict[str, dict]:
         "default scenario, three models, input uncertainty on": default(),
         "default scenario, input uncertainty off": fixed_inputs(default()),
         "ten adapters monthly, regulated, four models": default(
-            "+experiment=ten_adapters_monthly",
+            "experiment=ten_adapters_monthly",
             "operating_model=[self_managed_lora,managed_finetune,managed_adapter_serving,spot_training_managed_serving]",
         ),
         "spot training with preemption, managed serving": default(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import re
 import resource
 
 import numba
@@ -9,9 +11,11 @@ import numpy as np
 import pytest
 
 import sim.kernel as kernel
+import sim.runner as runner
 from models.compile import compile_config
-from sim import load_config
+from sim import load_config, simulate
 from sim.config import to_plain
+from sim.progress import Progress
 from sim.replication import METRICS
 
 
@@ -70,3 +74,49 @@ def test_a_thousand_year_horizon_runs_in_memory_bounded_by_the_model_state():
     # The outputs grow with the horizon (1000 x 14 doubles); the state must not. 64 MiB is far
     # below what millions of retained events or processes would take.
     assert grown_mib < 64, f"peak memory grew by {grown_mib:.0f} MiB over a 1000-year run"
+
+
+@pytest.mark.parametrize("sizes", [[1], [7, 3, 20], [63, 1], [64]])
+def test_chunked_runs_are_bit_identical_to_one_call(default_plain, sizes):
+    run = compile_config(default_plain)
+    whole_usd, whole_out = kernel.run_kernel(run)
+    usd, out = runner._run_numba_chunked(run, numba.get_num_threads(), sizes=sizes, stream=io.StringIO())
+    assert np.array_equal(whole_usd, usd) and np.array_equal(whole_out, out)
+
+
+def test_a_long_run_reports_progress_lines_when_stderr_is_not_a_terminal(default_plain, monkeypatch):
+    monkeypatch.setattr(runner, "LONG_RUN_S", 0.0)  # every run counts as long
+    run = compile_config(default_plain)
+    stream = io.StringIO()
+    usd, out = runner._run_numba_chunked(run, numba.get_num_threads(), stream=stream)
+    lines = stream.getvalue().splitlines()
+    assert len(lines) >= 2, lines
+    assert re.fullmatch(r"lora-tco: \d+ / 64 replications \(\d+%\), [\d,]+ replications/s, ETA \S+", lines[0]), lines[0]
+    assert re.fullmatch(r"lora-tco: 64 / 64 replications in \S+ \([\d,]+ replications/s\)", lines[-1]), lines[-1]
+    whole_usd, whole_out = kernel.run_kernel(run)
+    assert np.array_equal(whole_usd, usd) and np.array_equal(whole_out, out)
+
+
+def test_short_runs_show_no_progress(capfd):
+    cfg = load_config(["replications=64", "horizon_years=3"])
+    simulate(cfg, progress=True)
+    simulate(load_config(["replications=3", "horizon_years=1", "engine=simpy"]), progress=True)
+    err = [line for line in capfd.readouterr().err.splitlines() if "compiling the numba engine" not in line]  # a cold cache says so once
+    assert err == []
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_is_a_bar_on_a_terminal_and_lines_elsewhere():
+    terminal, log = _Terminal(), io.StringIO()
+    for stream in (terminal, log):
+        with Progress(1000, stream=stream) as report:
+            assert not report.maybe_start(10, min_elapsed=0.5)  # too early to tell
+            report.start(10)
+            report.update(500)
+    assert "rep" in terminal.getvalue() and "\r" in terminal.getvalue()  # tqdm redraws one line
+    assert log.getvalue().splitlines()[0].startswith("lora-tco: 10 / 1,000 replications (1%)")
+    assert log.getvalue().splitlines()[-1].startswith("lora-tco: 500 / 1,000 replications in ")

@@ -228,7 +228,7 @@ def test_every_experiment_config_composes() -> None:
     for path in EXPERIMENTS:
         first_line = path.read_text().splitlines()[0]
         assert first_line == "# @package _global_", f"{path.name} must start with '# @package _global_'"
-        cfg = load_config([f"+experiment={path.stem}"])
+        cfg = load_config([f"experiment={path.stem}"])
         assert len(cfg.operating_model) >= 1, path.name
         assert cfg != default, f"{path.name} changes nothing"
 

@@ -1,0 +1,314 @@
+"""``lora-tco-report MULTIRUN_DIR``: join the jobs of a Hydra sweep into one tidy dataset,
+break-even tables and decision maps, with their charts.
+
+Every job of a sweep ran on the same seed, so replication ``r`` saw the same world in
+every job (common random numbers): the report pairs jobs replication by replication,
+which is what makes the break-even interval tight. A job that failed, crashed or never
+ran is listed by name (its overrides) and left out of the analysis, never silently.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from omegaconf import OmegaConf
+
+from sim import jobs
+from sim.analysis import Sweep, break_even, decision_table
+from sim.results import atomic_write
+
+MEASURES = ("tco", "economic", "tco_npv", "economic_npv")
+
+
+@dataclass
+class Job:
+    """One job of a sweep: its folder, the overrides it was launched with, its state."""
+
+    name: str
+    overrides: dict[str, str]
+    folder: Path | None
+    state: str  # done | failed | incomplete | missing | no-data
+    reason: str = ""
+
+
+@dataclass
+class SweepReport:
+    """Everything the report found and computed; :func:`write` saves it."""
+
+    directory: Path
+    swept: list[str]
+    jobs: list[Job]
+    totals: pd.DataFrame  # tidy: swept values, replication, operating_model, measures
+    summary: pd.DataFrame  # per job and model: mean, se, p05, p50, p95, p_cheapest
+    break_even: pd.DataFrame = field(default_factory=pd.DataFrame)
+    curves: dict[tuple[str, str], object] = field(default_factory=dict)  # (a, b) -> BreakEven
+    decision_map: pd.DataFrame = field(default_factory=pd.DataFrame)
+    study_tables: dict[str, pd.DataFrame] = field(default_factory=dict)  # per-job study CSVs, joined
+    seed: int | None = None
+    horizon_years: int | None = None
+
+    @property
+    def problems(self) -> list[Job]:
+        return [j for j in self.jobs if j.state != "done"]
+
+
+def _label(overrides: dict[str, str]) -> str:
+    return " ".join(f"{k}={v}" for k, v in overrides.items()) or "(no overrides)"
+
+
+def _parse(items: list[str]) -> dict[str, str]:
+    parser = OverridesParser.create()
+    out = {}
+    for override in parser.parse_overrides(items):
+        if override.is_sweep_override():
+            continue
+        out[override.get_key_element()] = override.get_value_element_as_str()
+    return out
+
+
+def expected_jobs(directory: Path) -> tuple[list[str], list[dict[str, str]]]:
+    """The swept keys and every combination of values the sweep should have run, from
+    ``multirun.yaml`` (the command-line sweep and ``hydra.sweeper.params``)."""
+    record = directory / "multirun.yaml"
+    if not record.exists():
+        return [], []
+    cfg = OmegaConf.load(record)
+    task = list(OmegaConf.select(cfg, "hydra.overrides.task", default=[]) or [])
+    params = OmegaConf.select(cfg, "hydra.sweeper.params", default=None) or {}
+    items = [f"{k}={v}" for k, v in params.items()] + task  # command line wins, as in Hydra
+    parser = OverridesParser.create()
+    sweeps: dict[str, list[str]] = {}
+    for override in parser.parse_overrides(items):
+        key = override.get_key_element()
+        if override.is_sweep_override():
+            sweeps[key] = [f"{v}" for v in override.sweep_string_iterator()]
+        else:
+            sweeps.pop(key, None)
+    keys = list(sweeps)
+    combos = [dict(zip(keys, values, strict=True)) for values in itertools.product(*(sweeps[k] for k in keys))]
+    return keys, combos
+
+
+def find_jobs(directory: Path) -> tuple[list[str], list[Job]]:
+    """Every job folder under ``directory`` and every expected job with no folder."""
+    keys, combos = expected_jobs(directory)
+    found: list[Job] = []
+    for overrides_file in sorted(directory.glob("**/.hydra/overrides.yaml")):
+        folder = overrides_file.parent.parent
+        given = _parse(list(OmegaConf.load(overrides_file)))
+        state, reason = jobs.status(folder)
+        found.append(Job(folder.relative_to(directory).as_posix(), given, folder, state, reason))
+    if not keys:  # no multirun.yaml: the keys that differ between jobs
+        all_keys = {k for j in found for k in j.overrides}
+        keys = sorted(k for k in all_keys if len({j.overrides.get(k) for j in found}) > 1)
+    seen = {tuple(j.overrides.get(k) for k in keys) for j in found}
+    for combo in combos:
+        if tuple(combo[k] for k in keys) not in seen:
+            found.append(Job(_label(combo), combo, None, "missing", "no job folder: the job never started"))
+    return keys, found
+
+
+def _number(text: str) -> float | str:
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def gather(directory: str | Path) -> SweepReport:
+    """Read every job of the sweep in ``directory``."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise FileNotFoundError(f"MULTIRUN_DIR = {str(directory)!r}: not a folder")
+    keys, found = find_jobs(directory)
+    if not found:
+        raise FileNotFoundError(f"MULTIRUN_DIR = {str(directory)!r}: no Hydra jobs found (no */.hydra/overrides.yaml)")
+    frames, studies = [], {}
+    seed = horizon = None
+    for job in found:
+        if job.state != "done":
+            continue
+        values = {k: _number(job.overrides.get(k, "")) for k in keys}
+        totals_file = job.folder / "totals.parquet"
+        if totals_file.exists():
+            frame = pd.read_parquet(totals_file)
+            for k, v in values.items():
+                frame.insert(0, k, v)
+            frame.insert(0, "job", job.name)
+            frames.append(frame)
+        for csv in sorted(job.folder.glob("*.csv")):
+            if csv.name in ("summary.csv", "paired_comparison.csv"):
+                continue
+            table = pd.read_csv(csv)
+            for k, v in values.items():
+                table.insert(0, k, v)
+            table.insert(0, "job", job.name)
+            studies.setdefault(csv.stem, []).append(table)
+        config = OmegaConf.load(job.folder / ".hydra" / "config.yaml")
+        seed, horizon = int(config.seed), int(config.horizon_years)
+        if not totals_file.exists() and not list(job.folder.glob("*.csv")):
+            job.state, job.reason = "no-data", "finished but wrote no tables"
+    totals = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    report = SweepReport(
+        directory=directory,
+        swept=keys,
+        jobs=found,
+        totals=totals,
+        summary=_summary(totals, keys),
+        study_tables={k: pd.concat(v, ignore_index=True) for k, v in studies.items()},
+        seed=seed,
+        horizon_years=horizon,
+    )
+    _analyse(report)
+    return report
+
+
+def _summary(totals: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    if totals.empty:
+        return pd.DataFrame()
+    rows = []
+    cheapest = totals.loc[totals.groupby(["job", "replication"])["tco"].idxmin(), ["job", "operating_model"]]
+    share = cheapest.value_counts(normalize=False).rename("count").reset_index()
+    counts = totals.groupby("job")["replication"].nunique()
+    for (job, model), group in totals.groupby(["job", "operating_model"], sort=False, observed=True):
+        values = group["tco"].to_numpy()
+        n = values.size
+        hit = share[(share["job"] == job) & (share["operating_model"] == model)]["count"]
+        rows.append(
+            {
+                "job": job,
+                **{k: group[k].iloc[0] for k in keys},
+                "operating_model": model,
+                "tco_mean": values.mean(),
+                "tco_se": values.std(ddof=1) / np.sqrt(n) if n > 1 else np.nan,
+                "tco_p05": np.quantile(values, 0.05),
+                "tco_p50": np.quantile(values, 0.50),
+                "tco_p95": np.quantile(values, 0.95),
+                "economic_mean": group["economic"].mean(),
+                "p_cheapest_tco": float(hit.sum()) / counts[job],
+                "replications": n,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _grid(totals: pd.DataFrame, keys: list[str], seed: int, horizon: int) -> Sweep | None:
+    """The sweep as arrays [points, models, replications] over the replications every
+    job has (they share replication indices, so the points stay paired)."""
+    numeric = [k for k in keys if pd.api.types.is_numeric_dtype(totals[k])]
+    if not numeric or len(numeric) != len(keys):
+        return None
+    models = list(dict.fromkeys(totals["operating_model"]))
+    common = set.intersection(*(set(g["replication"]) for _, g in totals.groupby("job")))
+    if len(common) < 2:
+        return None
+    reps = np.array(sorted(common))
+    points = totals[keys].drop_duplicates().sort_values(keys).reset_index(drop=True)
+    arrays = {m: np.empty((len(points), len(models), reps.size)) for m in MEASURES}
+    indexed = totals.set_index([*keys, "operating_model", "replication"]).sort_index()
+    for p, point in points.iterrows():
+        for k, model in enumerate(models):
+            rows = indexed.loc[(*point.tolist(), model)].loc[reps]
+            for m in MEASURES:
+                arrays[m][p, k] = rows[m].to_numpy()
+    return Sweep(tuple(keys), points, tuple(models), arrays, seed, horizon, int(reps.size))
+
+
+def _analyse(report: SweepReport) -> None:
+    if report.totals.empty or report.seed is None:
+        return
+    grid = _grid(report.totals, report.swept, report.seed, report.horizon_years or 0)
+    if grid is None:
+        return
+    if len(report.swept) == 1 and len(grid.points) >= 2:
+        rows = []
+        for a, b in itertools.combinations(grid.model_names, 2):
+            result = break_even(grid, a, b)
+            report.curves[(a, b)] = result
+            rows.append({**result.as_row(), "takeaway": result.describe()})
+        report.break_even = pd.DataFrame(rows)
+    elif len(report.swept) == 2:
+        report.decision_map = decision_table(grid)
+
+
+def write(report: SweepReport, output: Path, charts: bool = True) -> list[Path]:
+    """Write the dataset, tables and charts into ``output`` (each file atomically)."""
+    from sim import plots
+
+    output.mkdir(parents=True, exist_ok=True)
+    written = []
+    seed = report.seed
+
+    def table(name: str, frame: pd.DataFrame) -> None:
+        if frame.empty:
+            return
+        frame = frame.copy()
+        if "seed" not in frame.columns and seed is not None:
+            frame["seed"] = seed
+        if name == "sweep":
+            written.append(atomic_write(output / "sweep.parquet", lambda p: frame.to_parquet(p, index=False)))
+        else:
+            written.append(atomic_write(output / f"{name}.csv", lambda p: frame.to_csv(p, index=False)))
+
+    status = pd.DataFrame(
+        [{"job": j.name, "state": j.state, "reason": j.reason, **{k: j.overrides.get(k) for k in report.swept}} for j in report.jobs]
+    )
+    table("jobs", status)
+    table("sweep", report.totals)
+    table("sweep_summary", report.summary)
+    table("break_even", report.break_even)
+    table("decision_map", report.decision_map)
+    for name, frame in report.study_tables.items():
+        table(f"jobs_{name}", frame)
+    if charts and seed is not None:
+        reps = int(report.summary["replications"].min()) if not report.summary.empty else 0
+        note = plots.provenance(reps, report.horizon_years or 0, seed)
+        if report.problems:
+            note += f"; {len(report.problems)} job(s) missing or failed, see jobs.csv"
+        for (a, b), result in report.curves.items():
+            stem = f"break_even_{a}_vs_{b}"
+            written.append(plots.save_figure(plots.break_even_chart(result, note), output / f"{stem}.png"))
+            written.append(plots.save_figure(plots.p_cheaper_chart(result, note), output / f"p_cheaper_{a}_vs_{b}.png"))
+        if not report.decision_map.empty:
+            x, y = report.swept
+            written.append(plots.save_figure(plots.decision_map_chart(report.decision_map, x, y, note), output / "decision_map.png"))
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point ``lora-tco-report``."""
+    p = argparse.ArgumentParser(prog="lora-tco-report", description=__doc__.splitlines()[0])
+    p.add_argument("multirun_dir", type=Path, help="the sweep folder Hydra wrote (multirun/DATE/TIME)")
+    p.add_argument("--output", type=Path, default=None, help="where to write (default: MULTIRUN_DIR/report)")
+    p.add_argument("--no-charts", action="store_true")
+    args = p.parse_args(argv)
+    try:
+        report = gather(args.multirun_dir)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"lora-tco-report: error: {exc}", file=sys.stderr)
+        return 2
+    output = args.output or args.multirun_dir / "report"
+    written = write(report, output, charts=not args.no_charts)
+    done = sum(j.state == "done" for j in report.jobs)
+    print(f"lora-tco-report: {done} of {len(report.jobs)} jobs finished; swept: {', '.join(report.swept) or 'nothing'}")
+    for _, row in report.break_even.iterrows():
+        print(f"  {row['takeaway']}")
+    if not report.decision_map.empty:
+        x, y = report.swept
+        cells = report.decision_map[[x, y, "cheapest", "p_cheapest"]]
+        print(cells.to_string(index=False))
+    for job in report.problems:
+        print(f"  NOT INCLUDED: {job.name} [{job.state}]: {job.reason}", file=sys.stderr)
+    print(f"wrote {len(written)} files to {output}")
+    return 1 if report.problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -177,7 +177,11 @@ class EngineConfig:
 
 @dataclass
 class OutputConfig:
-    charts: bool = True
+    charts: bool = True  # the standard chart set (and a study's charts) in the run folder
+    chart_formats: list[str] = field(default_factory=lambda: ["png", "svg", "pdf"])  # png at 200 dpi
+    year_in_the_life: bool = True  # trace replication 0 on the SimPy engine for the timeline chart
+    deck: bool = False  # also write results.pptx: title, assumptions, summary, one chart per slide (lora-tco[exports])
+    excel: bool = False  # also write results.xlsx: summary, ledger by category and year, metrics, assumptions
     print_summary: bool = True
     progress: bool = True  # long runs report replications done, rate and ETA on stderr (results do not depend on it)
 

@@ -273,6 +273,16 @@ def validate_config(cfg: Mapping) -> None:
         _check_model_resources(prefix, model, scenario, regulated)
     _check_inputs(cfg)
     _check_study(cfg)
+    _check_output(cfg)
+
+
+CHART_FORMATS = ("png", "svg", "pdf")
+
+
+def _check_output(cfg: Mapping) -> None:
+    formats = list(cfg.get("output", {}).get("chart_formats", ["png"]))
+    if not formats or any(f not in CHART_FORMATS for f in formats) or len(set(formats)) != len(formats):
+        raise ConfigError("output.chart_formats", formats, f"must list one or more of {', '.join(CHART_FORMATS)}, each once")
 
 
 STUDY_KINDS = ("none", "break_even", "decision_map", "sensitivity", "article_table")

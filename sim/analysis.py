@@ -30,6 +30,7 @@ from omegaconf import DictConfig
 from scipy import stats
 
 from sim.config import validate
+from sim.labels import parameter_label, short_model_label
 from sim.ledger import CATEGORIES, VENDOR_CATEGORIES
 from sim.results import Results, cvar
 
@@ -436,11 +437,14 @@ class BreakEven:
         """One sentence for a chart title or a report."""
         if self.crossing is None:
             always = self.a if self.curve["mean_difference"].iloc[0] < 0 else self.b
-            return f"{_label(always)} is cheaper across the whole range of {self.parameter}"
+            return f"{short_model_label(always)} is cheaper across the whole range of {parameter_label(self.parameter)}"
         pct = round(self.confidence * 100)
         low = "below the grid" if math.isinf(self.ci_low) else _fmt(self.ci_low)
         high = "beyond the grid" if math.isinf(self.ci_high) else _fmt(self.ci_high)
-        return f"{_label(self.cheaper_above)} is cheaper above {self.parameter} ≈ {_fmt(self.crossing)} ({pct} % CI {low}–{high})"
+        return (
+            f"{short_model_label(self.cheaper_above)} is cheaper above {_fmt(self.crossing)} {parameter_label(self.parameter)} "
+            f"({pct} % CI {low}–{high})"
+        )
 
     def as_row(self) -> dict[str, Any]:
         return {
@@ -455,10 +459,6 @@ class BreakEven:
             "cheaper_below": self.cheaper_below,
             "cheaper_above": self.cheaper_above,
         }
-
-
-def _label(name: str | None) -> str:
-    return (name or "").replace("_", " ").capitalize()
 
 
 def _fmt(x: float) -> str:

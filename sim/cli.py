@@ -117,12 +117,39 @@ def _run(plain: dict, out: Path, multirun: bool) -> tuple[list[Path], str]:
 
         table = paired_comparison(results)
         written.append(atomic_write(out / "paired_comparison.csv", lambda p: table.to_csv(p, index=False)))
-    if plain["output"]["charts"]:
-        from sim.plots import save_standard_charts
+    output = plain["output"]
+    charts = []
+    if output["charts"] or output["deck"]:
+        charts = _charts(plain, results, out)
+        written += [f for chart in charts for f in chart.files]
+    if output["excel"]:
+        from sim.export import write_excel
 
-        written += save_standard_charts(results, out)
+        written.append(write_excel(results, out / "results.xlsx"))
+    if output["deck"]:
+        from sim.export import write_deck
+
+        written.append(write_deck(results, [(chart.png, chart.title) for chart in charts], out / "results.pptx"))
     paired = format_paired(results)
     return written, format_summary(results) + (f"\n\n{paired}" if paired else "")
+
+
+def _charts(plain: dict, results: Results, out: Path) -> list:
+    """The standard chart set; the year-in-the-life timeline traces replication 0 of the
+    first self-managed model (else the first model) on the SimPy engine."""
+    from sim import plots
+    from sim.runner import trace
+
+    events, traced = None, None
+    if plain["output"]["year_in_the_life"]:
+        names = list(results.model_names)
+        traced = next((n for n in names if "self_managed" in n), names[0])
+        one = {**plain, "shard": "", "replications": max(1, int(plain["replications"]))}
+        events = trace(one, replication=int(results.replications[0]), operating_model=traced)
+    formats = plain["output"]["chart_formats"]
+    if "png" not in formats and plain["output"]["deck"]:
+        formats = ["png", *formats]  # the deck embeds the PNG
+    return plots.save_standard_charts(results, out, events, traced, formats)
 
 
 def main() -> None:

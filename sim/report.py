@@ -274,11 +274,11 @@ def write(report: SweepReport, output: Path, charts: bool = True) -> list[Path]:
             note += f"; {len(report.problems)} job(s) missing or failed, see jobs.csv"
         for (a, b), result in report.curves.items():
             stem = f"break_even_{a}_vs_{b}"
-            written.append(plots.save_figure(plots.break_even_chart(result, note), output / f"{stem}.png"))
-            written.append(plots.save_figure(plots.p_cheaper_chart(result, note), output / f"p_cheaper_{a}_vs_{b}.png"))
+            written += plots.save_chart(plots.break_even_chart(result, note), output, f"{stem}").files
+            written += plots.save_chart(plots.p_cheaper_chart(result, note), output, f"p_cheaper_{a}_vs_{b}").files
         if not report.decision_map.empty:
             x, y = report.swept
-            written.append(plots.save_figure(plots.decision_map_chart(report.decision_map, x, y, note), output / "decision_map.png"))
+            written += plots.save_chart(plots.decision_map_chart(report.decision_map, x, y, note), output, "decision_map").files
     return written
 
 

@@ -108,6 +108,7 @@ def run_study(plain: Mapping, folder: Path, charts: bool = True) -> tuple[list[P
     kind = study["kind"]
     seed, years, reps = int(plain["seed"]), int(plain["horizon_years"]), int(plain["replications"])
     footnote = plots.provenance(reps, years, seed)
+    formats = list(plain["output"].get("chart_formats", plots.FORMATS))
     written: list[Path] = []
     if kind == "break_even":
         data = analysis.sweep(plain, study["parameter"], list(study["values"]), models=[study["a"], study["b"]])
@@ -118,8 +119,8 @@ def run_study(plain: Mapping, folder: Path, charts: bool = True) -> tuple[list[P
             _csv(folder, "sweep_means", data.means(), seed),
         ]
         if charts:
-            written.append(plots.save_figure(plots.break_even_chart(result, footnote, data.model_names), folder / "break_even.png"))
-            written.append(plots.save_figure(plots.p_cheaper_chart(result, footnote), folder / "p_cheaper.png"))
+            written += plots.save_chart(plots.break_even_chart(result, footnote, data.model_names), folder, "break_even", formats).files
+            written += plots.save_chart(plots.p_cheaper_chart(result, footnote), folder, "p_cheaper", formats).files
         return written, result.describe() + "\n" + _text(result.curve)
     if kind == "decision_map":
         x, y = study["parameter"], study["y_parameter"]
@@ -127,7 +128,7 @@ def run_study(plain: Mapping, folder: Path, charts: bool = True) -> tuple[list[P
         written.append(_csv(folder, "decision_map", frame, seed))
         if charts:
             names = tuple(plain["operating_model"])
-            written.append(plots.save_figure(plots.decision_map_chart(frame, x, y, footnote, names), folder / "decision_map.png"))
+            written += plots.save_chart(plots.decision_map_chart(frame, x, y, footnote, names), folder, "decision_map", formats).files
         return written, _text(frame[[x, y, "cheapest", "p_cheapest", "margin"]])
     if kind == "sensitivity":
         b = None if study["b"] in ("", "none") else study["b"]
@@ -135,7 +136,7 @@ def run_study(plain: Mapping, folder: Path, charts: bool = True) -> tuple[list[P
         indices = analysis.sobol_indices(plain, study["a"], b, base_samples=int(study["sobol_samples"]))
         written += [_csv(folder, "tornado", swings, seed), _csv(folder, "sobol", indices, seed)]
         if charts:
-            written.append(plots.save_figure(plots.tornado_chart(swings, plots.provenance(reps, years, seed)), folder / "tornado.png"))
+            written += plots.save_chart(plots.tornado_chart(swings, plots.provenance(reps, years, seed)), folder, "tornado", formats).files
         text = _text(swings[["input", "low_value", "high_value", "swing"]]) + "\n\n" + _text(indices[["input", "S1", "ST"]])
         return written, text
     if kind == "article_table":

@@ -1,0 +1,53 @@
+"""Words for charts, titles and reports: operating-model labels (from each model's
+``label`` in ``configs/operating_model/``) and plain names for the usual swept parameters."""
+
+from __future__ import annotations
+
+import functools
+import re
+
+from omegaconf import OmegaConf
+
+from sim.config import CONFIG_DIR
+
+# The parameters planners sweep most, in the words of a budget meeting.
+PARAMETER_LABELS = {
+    "scenario.adapters": "adapters",
+    "scenario.refresh_interval_days": "days between scheduled refreshes",
+    "scenario.tokens_per_adapter_month_m": "M inference tokens per adapter-month",
+    "scenario.regulated_share": "share of adapters on regulated data",
+    "scenario.engineers": "ML engineers",
+    "scenario.engineer_loaded_annual_usd": "loaded engineer cost (USD/year)",
+    "scenario.gpu_reserved_usd_per_hour": "reserved GPU price (USD/hour)",
+    "scenario.gpu_on_demand_usd_per_hour": "on-demand GPU price (USD/hour)",
+    "scenario.drift_rate_per_adapter_year": "drift events per adapter-year",
+    "scenario.training_tokens_per_run_m": "M training tokens per run",
+}
+
+
+@functools.lru_cache(maxsize=64)
+def model_label(name: str) -> str:
+    """``self_managed_lora`` -> ``Self-managed LoRA`` (the model file's ``label``), or a
+    readable form of the name for a model that is not a packaged file."""
+    path = CONFIG_DIR / "operating_model" / f"{name}.yaml"
+    if path.exists():
+        label = OmegaConf.select(OmegaConf.load(path), f"{name}.label", default=None)
+        if label:
+            return str(label)
+    text = name.replace("_", " ")
+    text = re.sub(r"\blora\b", "LoRA", text)
+    return text[:1].upper() + text[1:]
+
+
+def short_model_label(name: str) -> str:
+    """The label without its parenthesised style note: ``Managed fine-tuning``."""
+    return re.sub(r"\s*\(.*\)\s*$", "", model_label(name))
+
+
+def parameter_label(path: str) -> str:
+    """A swept config path in words (the path itself when it has no plain name)."""
+    if path in PARAMETER_LABELS:
+        return PARAMETER_LABELS[path]
+    if path.startswith("operating_model.") and path.endswith("platform.base_fte"):
+        return "platform FTE of " + short_model_label(path.split(".")[1]) if path.split(".")[1] != "*" else "platform FTE"
+    return path

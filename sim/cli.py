@@ -152,15 +152,42 @@ def _charts(plain: dict, results: Results, out: Path) -> list:
     return plots.save_standard_charts(results, out, events, traced, formats)
 
 
+_CONFIG_DIR_FLAGS = ("--config-dir", "-cd")
+
+
+def _overrides_to_check(args: list[str]) -> list[str] | None:
+    """The overrides to validate before Hydra starts, or ``None`` when Hydra should
+    handle the command itself (multirun sweeps, ``--cfg``, ``--help`` and other flags).
+    ``--config-dir DIR`` becomes a search-path entry, as Hydra treats it."""
+    overrides: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg in _CONFIG_DIR_FLAGS and i + 1 < len(args):
+            overrides.append(f"hydra.searchpath=[file://{Path(args[i + 1]).resolve()}]")
+            i += 2
+            continue
+        if arg.startswith("-"):
+            return None
+        if not arg.startswith("hydra.") or arg.startswith("hydra.searchpath="):
+            overrides.append(arg)
+        i += 1
+    return overrides
+
+
 def main() -> None:
     """Console entry point: check the config first so bad input gets one line, then run."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: no display needed (and none on a cluster node)
     register_configs()
     args = sys.argv[1:]
     try:
         # Token by token, so flags and their values (``--cfg job``) stay where they are.
         args = [a if a.startswith("-") else normalize_overrides([a])[0] for a in args]
-        if not any(a.startswith("-") for a in args):
-            load_config([a for a in args if not a.startswith("hydra.")])
+        overrides = _overrides_to_check(args)
+        if overrides is not None:
+            load_config(overrides)
     except ConfigError as exc:
         print(f"lora-tco: error: {exc}", file=sys.stderr)
         sys.exit(2)

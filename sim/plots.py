@@ -1,4 +1,4 @@
-"""Charts for planning decks (matplotlib, Agg-safe).
+"""Charts for planning decks (matplotlib; the backend is the caller's: Jupyter keeps inline).
 
 Every chart is drawn in the deck style (16:9, large type, colour-blind-safe Okabe-Ito
 palette, one colour per operating model everywhere), states its takeaway in its title
@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
-
-matplotlib.use("Agg", force=False)
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd

@@ -289,6 +289,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--output", type=Path, default=None, help="where to write (default: MULTIRUN_DIR/report)")
     p.add_argument("--no-charts", action="store_true")
     args = p.parse_args(argv)
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only
     try:
         report = gather(args.multirun_dir)
     except (FileNotFoundError, ValueError) as exc:

@@ -48,6 +48,7 @@ BAD_INPUTS = {
     "replications-zero": (("replications=0",), "replications"),
     "zero-reviewers-with-regulated-adapters": (("scenario.reviewers=0", "scenario.regulated_share=0.2"), "scenario.reviewers"),
     "unknown-group-option": (("operating_model=[nope]",), "operating_model"),
+    "bad-value-beside-a-config-dir-flag": (("--config-dir", str(Path(__file__).parent), "scenario.adapters=0"), "scenario.adapters"),
 }
 
 

@@ -82,22 +82,34 @@ def _check_report(folder: Path) -> pd.DataFrame:
     return table
 
 
-@pytest.mark.parametrize("launcher", ["basic", "joblib", "submitit_local"])
+@pytest.fixture(scope="module")
+def basic_sweep(tmp_path_factory) -> Path:
+    """One finished sweep on Hydra's basic launcher; tests copy it before changing it."""
+    folder = tmp_path_factory.mktemp("basic") / "sweep"
+    done = _sweep(folder)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return folder
+
+
+def _copy(sweep: Path, tmp_path: Path) -> Path:
+    target = tmp_path / "sweep"
+    shutil.copytree(sweep, target)
+    return target
+
+
+@pytest.mark.parametrize("launcher", ["joblib", "submitit_local"])
 def test_sweep_on_each_launcher_then_report(tmp_path, launcher):
-    extra = []
-    if launcher == "joblib":
-        extra = ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "engine.threads=1"]
-    elif launcher == "submitit_local":
+    extra = ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "engine.threads=1"]
+    if launcher == "submitit_local":
         extra = ["hydra/launcher=submitit_local", "hydra.launcher.timeout_min=10"]
     done = _sweep(tmp_path, *extra)
     assert done.returncode == 0, done.stderr[-2000:]
     _check_report(tmp_path)
 
 
-def test_report_matches_the_in_process_study(tmp_path):
+def test_report_matches_the_in_process_study(basic_sweep, tmp_path):
     """The report's break-even (joined from jobs) equals the one-process study's."""
-    assert _sweep(tmp_path / "sweep").returncode == 0
-    joined = _check_report(tmp_path / "sweep").loc[("self_managed_lora", "managed_finetune")]
+    joined = _check_report(_copy(basic_sweep, tmp_path)).loc[("self_managed_lora", "managed_finetune")]
     one = lora_tco(
         "experiment=breakeven_volume",
         *SMALL,
@@ -125,27 +137,39 @@ def test_a_failed_job_is_named_and_the_rest_reported(tmp_path):
     assert set(sweep["scenario.adapters"]) == {1.0, 3.0}
 
 
-def test_a_missing_job_is_named(tmp_path):
-    assert _sweep(tmp_path).returncode == 0
-    shutil.rmtree(tmp_path / "1")
-    result = report(str(tmp_path))
+def test_a_missing_job_is_named(basic_sweep, tmp_path):
+    sweep = _copy(basic_sweep, tmp_path)
+    shutil.rmtree(sweep / "1")
+    result = report(str(sweep))
     assert result.returncode == 1
     assert "scenario.tokens_per_adapter_month_m=2000" in result.stderr and "[missing]" in result.stderr
-    status = pd.read_csv(tmp_path / "report" / "jobs.csv")
+    status = pd.read_csv(sweep / "report" / "jobs.csv")
     assert sorted(status["state"]) == ["done", "done", "missing"]
 
 
-def test_rerunning_a_sweep_skips_finished_jobs(tmp_path):
-    assert _sweep(tmp_path).returncode == 0
-    before = (tmp_path / "0" / "ledger.parquet").stat().st_mtime_ns
-    (tmp_path / "2" / ".lora_tco_done.json").unlink()  # as if job 2 had been killed
-    again = _sweep(tmp_path)
+def test_rerunning_a_sweep_skips_finished_jobs(basic_sweep, tmp_path):
+    sweep = _copy(basic_sweep, tmp_path)
+    before = (sweep / "0" / "ledger.parquet").stat().st_mtime_ns
+    (sweep / "2" / ".lora_tco_done.json").unlink()  # as if job 2 had been killed
+    again = _sweep(sweep)
     assert again.returncode == 0, again.stderr
     assert again.stdout.count("already finished") == 2
-    assert (tmp_path / "0" / "ledger.parquet").stat().st_mtime_ns == before
-    assert (tmp_path / "2" / ".lora_tco_done.json").exists()
-    changed = _sweep(tmp_path, "seed=5")  # another config: nothing is skipped
-    assert "already finished" not in changed.stdout
+    assert (sweep / "0" / "ledger.parquet").stat().st_mtime_ns == before
+    assert (sweep / "2" / ".lora_tco_done.json").exists()
+
+
+def test_a_finished_job_is_rerun_when_its_config_or_files_change(tmp_path):
+    from sim import jobs
+    from sim.config import load_config, validate
+
+    plain = validate(load_config(SMALL))
+    (tmp_path / "ledger.parquet").write_text("x")
+    jobs.mark_done(tmp_path, plain, [tmp_path / "ledger.parquet"])
+    assert jobs.finished(tmp_path, plain)
+    assert jobs.finished(tmp_path, {**plain, "output": {**plain["output"], "charts": False}})  # output only: same numbers
+    assert not jobs.finished(tmp_path, {**plain, "seed": 5})
+    (tmp_path / "ledger.parquet").unlink()
+    assert not jobs.finished(tmp_path, plain)
 
 
 def test_report_of_a_folder_without_jobs_is_one_line(tmp_path):

@@ -178,7 +178,7 @@ class EngineConfig:
 @dataclass
 class OutputConfig:
     charts: bool = True  # the standard chart set (and a study's charts) in the run folder
-    chart_formats: list[str] = field(default_factory=lambda: ["png", "svg", "pdf"])  # png at 200 dpi
+    chart_formats: list[str] = field(default_factory=lambda: ["png"])  # png (200 dpi), svg, pdf: vector formats cost ~1 s per chart
     year_in_the_life: bool = True  # trace replication 0 on the SimPy engine for the timeline chart
     deck: bool = False  # also write results.pptx: title, assumptions, summary, one chart per slide (lora-tco[exports])
     excel: bool = False  # also write results.xlsx: summary, ledger by category and year, metrics, assumptions

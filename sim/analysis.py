@@ -396,6 +396,12 @@ def sweep(
         Operating models to simulate (default: those selected in ``cfg``).
     keep_results : bool
         Keep each point's full :class:`Results` (ledger and metrics) in ``Sweep.results``.
+
+    Notes
+    -----
+    The swept input is fixed at each grid value in every replication, so its own
+    uncertainty (if the config gives it a distribution) is not part of the spread at a
+    point; every other input keeps its per-replication draw.
     """
     if len(values) < 2:
         raise ValueError(f"values = {list(values)!r}: a sweep needs at least two values")

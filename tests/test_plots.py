@@ -17,6 +17,7 @@ from sim import analysis, load_config, plots, simulate, trace
 from sim.labels import short_model_label
 
 SMALL = ["replications=150", "horizon_years=2"]
+EXPORTS = ["output.deck=true", "output.excel=true", "output.chart_formats=[png,svg,pdf]"]
 
 
 @pytest.fixture(scope="module")
@@ -143,13 +144,13 @@ def test_pipeline_spans_of_a_hand_made_trace():
 
 
 def test_default_command_writes_the_standard_chart_set_deck_and_workbook(tmp_path):
-    """The CLI (small run): the chart set in three formats, and with output.deck /
+    """The CLI (small run): the chart set in the three formats asked for, and with output.deck /
     output.excel a deck and a workbook that read back with one slide per chart."""
     from openpyxl import load_workbook
     from pptx import Presentation
 
     done = subprocess.run(
-        [sys.executable, "-m", "sim", *SMALL, "output.deck=true", "output.excel=true", f"hydra.run.dir={tmp_path}"],
+        [sys.executable, "-m", "sim", *SMALL, *EXPORTS, f"hydra.run.dir={tmp_path}"],
         capture_output=True,
         text=True,
         timeout=600,

@@ -39,6 +39,7 @@ import pandas as pd
 from IPython.display import Image, display
 
 from sim import analysis, load_config, plots, simulate
+from sim.labels import money
 
 # Small runs for the test suite (LORA_TCO_NOTEBOOK_SMALL=1), realistic ones otherwise.
 SMALL = os.environ.get("LORA_TCO_NOTEBOOK_SMALL") == "1"
@@ -48,9 +49,7 @@ pd.set_option("display.width", 160)
 pd.set_option("display.max_columns", 20)
 
 
-def usd(x: float) -> str:
-    """USD as a budget slide writes it: $1.25M, $340k."""
-    return f"{'-' if x < 0 else ''}${abs(x) / 1e6:,.2f}M" if abs(x) >= 1e6 else f"{'-' if x < 0 else ''}${abs(x) / 1e3:,.0f}k"
+usd = money  # USD as a budget slide writes it: $1.25M, $340k
 
 
 def show(fig) -> None:

@@ -40,6 +40,7 @@ from IPython.display import Image, display
 from scipy import stats
 
 from sim import analysis, load_config, plots, simulate
+from sim.labels import money
 from sim.runner import compile_run
 
 # Small runs for the test suite (LORA_TCO_NOTEBOOK_SMALL=1), realistic ones otherwise.
@@ -63,9 +64,7 @@ pd.set_option("display.width", 160)
 pd.set_option("display.max_columns", 20)
 
 
-def usd(x: float) -> str:
-    """USD as a budget slide writes it: $1.25M, $340k."""
-    return f"{'-' if x < 0 else ''}${abs(x) / 1e6:,.2f}M" if abs(x) >= 1e6 else f"{'-' if x < 0 else ''}${abs(x) / 1e3:,.0f}k"
+usd = money  # USD as a budget slide writes it: $1.25M, $340k
 
 
 def number(x: float) -> str:

@@ -30,6 +30,7 @@ from models.distributions import parse_uncertain, to_compact
 from models.errors import ConfigError
 from sim.analysis import absorbed_by, cost_by_year, one_time_vs_recurring, paired_comparison, summary_statistics
 from sim.config import CONFIG_DIR
+from sim.labels import money
 from sim.ledger import CATEGORIES, ECONOMIC_ONLY
 from sim.results import Results, atomic_write
 
@@ -82,17 +83,6 @@ def _require(module: str, what: str) -> Any:
 # ---------------------------------------------------------------------------------
 # numbers as words
 # ---------------------------------------------------------------------------------
-def _usd(x: float) -> str:
-    """Short money for slide titles and tables: $1.08M, $455k, $950."""
-    sign = "-" if x < 0 else ""
-    x = abs(x)
-    if x >= 1e6:
-        return f"{sign}${x / 1e6:,.2f}M"
-    if x >= 1e3:
-        return f"{sign}${x / 1e3:,.0f}k"
-    return f"{sign}${x:,.0f}"
-
-
 def _usd_exact(x: float) -> str:
     return f"-${abs(x):,.0f}" if x < 0 else f"${x:,.0f}"
 
@@ -351,8 +341,8 @@ def _summary_table(results: Results) -> tuple[pd.DataFrame, list[str], list[str]
         row["P(cheapest, economic)"] = cheapest.loc[name, "p_cheapest_economic"]
         rows.append(row)
     frame = pd.DataFrame(rows)
-    money = [c for c in frame.columns if c.endswith("(USD)")]
-    return frame, money, ["P(cheapest, TCO)", "P(cheapest, economic)"]
+    money_columns = [c for c in frame.columns if c.endswith("(USD)")]
+    return frame, money_columns, ["P(cheapest, TCO)", "P(cheapest, economic)"]
 
 
 _PAIRED_HEADERS = {
@@ -669,7 +659,7 @@ def headline(results: Results) -> str:
     name = _short_label(results.model_labels[best])
     horizon = f"{results.horizon_years}-year"
     if len(results.model_names) == 1:
-        return f"{name}: expected {horizon} TCO of {_usd(means[best])}"
+        return f"{name}: expected {horizon} TCO of {money(means[best])}"
     p = float(results.summary()["p_cheapest_tco"].iloc[best])
     return f"{name} has the lowest expected {horizon} TCO (cheapest in {_share(p)} of simulated futures)"
 
@@ -688,11 +678,11 @@ def _summary_takeaway(results: Results) -> str:
         return f"Expected {results.horizon_years}-year TCO of {best_label}"
     runner_label = _in_sentence(results.model_labels[order[1]])
     row = paired_comparison(results, results.model_names[order[1]], results.model_names[order[0]]).iloc[0]
-    interval = f"95 % CI {_usd(row['ci95_low'])} to {_usd(row['ci95_high'])}"
+    interval = f"95 % CI {money(row['ci95_low'])} to {money(row['ci95_high'])}"
     if row["ci95_low"] <= 0:
         # The runner-up is not reliably dearer: say so rather than name a winner.
         return f"{best_label} and {runner_label} cost about the same over {results.horizon_years} years ({interval})"
-    return f"{best_label} costs {_usd(row['mean_difference'])} less than {runner_label} over {results.horizon_years} years ({interval})"
+    return f"{best_label} costs {money(row['mean_difference'])} less than {runner_label} over {results.horizon_years} years ({interval})"
 
 
 def key_numbers(results: Results) -> str:
@@ -881,7 +871,8 @@ def write_deck(
         _set_title(slide, _summary_takeaway(results), 28)
         table = [["Operating model", "Mean TCO", "p05", "p95", "P(cheapest)"]]
         for _, row in summary.iterrows():
-            table.append([row["label"], _usd(row["tco_mean"]), _usd(row["tco_p05"]), _usd(row["tco_p95"]), _share(row["p_cheapest_tco"])])
+            amounts = [money(row[f"tco_{stat}"]) for stat in ("mean", "p05", "p95")]
+            table.append([row["label"], *amounts, _share(row["p_cheapest_tco"])])
         _add_table(slide, table, (5.33, 1.75, 1.75, 1.75, 1.75), 1.6, 16)
         box = slide.shapes.add_textbox(Inches(0.5), Inches(_SLIDE_H - 0.8), Inches(_SLIDE_W - 1.0), Inches(0.5))
         box.text_frame.text = f"{results.horizon_years}-year TCO, undiscounted USD; p05–p95 is the 90 % range over {n:,} simulated futures."

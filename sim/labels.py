@@ -51,3 +51,14 @@ def parameter_label(path: str) -> str:
     if path.startswith("operating_model.") and path.endswith("platform.base_fte"):
         return "platform FTE of " + short_model_label(path.split(".")[1]) if path.split(".")[1] != "*" else "platform FTE"
     return path
+
+
+def money(x: float) -> str:
+    """USD the way a budget slide writes it: $1.25M, $340k, $950."""
+    sign = "-" if x < 0 else ""
+    x = abs(x)
+    if x >= 1e6:
+        return f"{sign}${x / 1e6:,.2f}M"
+    if x >= 1e3:
+        return f"{sign}${x / 1e3:,.0f}k"
+    return f"{sign}${x:,.0f}"

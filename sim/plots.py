@@ -20,7 +20,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from sim.labels import model_label, parameter_label, short_model_label
+from sim.labels import model_label, money, parameter_label, short_model_label
 from sim.ledger import CATEGORIES, DAYS_PER_YEAR
 from sim.results import Results
 
@@ -118,17 +118,6 @@ def provenance(replications: int, horizon_years: int, seed: int, extra: str = ""
     """The footnote of a study chart."""
     text = f"{replications:,} replications x {horizon_years} years per point, seed {seed}; common random numbers across points"
     return f"{text}; {extra}" if extra else text
-
-
-def money(x: float) -> str:
-    """USD in the units a budget slide uses: $1.25M, $340k."""
-    sign = "-" if x < 0 else ""
-    x = abs(x)
-    if x >= 1e6:
-        return f"{sign}${x / 1e6:.2f}M"
-    if x >= 1e3:
-        return f"{sign}${x / 1e3:.0f}k"
-    return f"{sign}${x:.0f}"
 
 
 def _number(x: float) -> str:

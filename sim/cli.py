@@ -103,8 +103,21 @@ def _app(cfg: DictConfig) -> None:
         print(f"\nwrote {', '.join(p.name for p in written)} to {out}")
 
 
+EXPORT_MODULES = {"excel": "openpyxl", "deck": "pptx"}
+
+
+def check_extras(plain: dict) -> None:
+    """Fail before simulating when an export is asked for but its extra is missing."""
+    import importlib.util
+
+    for option, module in EXPORT_MODULES.items():
+        if plain["output"][option] and importlib.util.find_spec(module) is None:
+            raise ConfigError(f"output.{option}", True, f'needs the exports extra: pip install "lora-tco[exports]" (no module {module})')
+
+
 def _run(plain: dict, out: Path, multirun: bool) -> tuple[list[Path], str]:
     """One comparison (also each point of a swept study), or a whole study."""
+    check_extras(plain)
     kind = plain["study"]["kind"]
     if kind != "none" and not (multirun and kind in ("break_even", "decision_map")):
         return run_study(plain, out, charts=plain["output"]["charts"])
@@ -187,7 +200,7 @@ def main() -> None:
         args = [a if a.startswith("-") else normalize_overrides([a])[0] for a in args]
         overrides = _overrides_to_check(args)
         if overrides is not None:
-            load_config(overrides)
+            check_extras(validate(load_config(overrides)))
     except ConfigError as exc:
         print(f"lora-tco: error: {exc}", file=sys.stderr)
         sys.exit(2)

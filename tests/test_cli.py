@@ -178,3 +178,19 @@ def test_bad_input_exits_nonzero_with_one_error_line(runs, name: str) -> None:
     assert "Traceback" not in run.stdout and "Traceback" not in run.stderr
     leftovers = [p for pattern in ("*summary.csv*", "*ledger.parquet*") for p in run.cwd.rglob(pattern)]
     assert not leftovers, f"half-written output: {leftovers}"
+
+
+def test_an_export_without_its_extra_is_a_one_line_config_error(monkeypatch):
+    """Checked before any simulation, so nothing is half-written."""
+    import importlib.util
+
+    from models.errors import ConfigError
+    from sim.cli import check_extras
+    from sim.config import validate
+
+    plain = validate(load_config(["output.excel=true"]))
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "openpyxl" else real(name, *a))
+    with pytest.raises(ConfigError, match=r"output\.excel = True: needs the exports extra"):
+        check_extras(plain)
+    check_extras(validate(load_config(["output.deck=true"])))  # python-pptx is installed with dev

@@ -30,7 +30,7 @@ from omegaconf import DictConfig
 from scipy import stats
 
 from sim.config import validate
-from sim.labels import parameter_label, short_model_label
+from sim.labels import number, parameter_label, short_model_label
 from sim.ledger import CATEGORIES, VENDOR_CATEGORIES
 from sim.results import Results, cvar
 
@@ -445,10 +445,10 @@ class BreakEven:
             always = self.a if self.curve["mean_difference"].iloc[0] < 0 else self.b
             return f"{short_model_label(always)} is cheaper across the whole range of {parameter_label(self.parameter)}"
         pct = round(self.confidence * 100)
-        low = "below the grid" if math.isinf(self.ci_low) else _fmt(self.ci_low)
-        high = "beyond the grid" if math.isinf(self.ci_high) else _fmt(self.ci_high)
+        low = "below the grid" if math.isinf(self.ci_low) else number(self.ci_low)
+        high = "beyond the grid" if math.isinf(self.ci_high) else number(self.ci_high)
         return (
-            f"{short_model_label(self.cheaper_above)} is cheaper above {_fmt(self.crossing)} {parameter_label(self.parameter)} "
+            f"{short_model_label(self.cheaper_above)} is cheaper above {number(self.crossing)} {parameter_label(self.parameter)} "
             f"({pct} % CI {low}–{high})"
         )
 
@@ -465,10 +465,6 @@ class BreakEven:
             "cheaper_below": self.cheaper_below,
             "cheaper_above": self.cheaper_above,
         }
-
-
-def _fmt(x: float) -> str:
-    return f"{x:,.3g}" if abs(x) < 1000 else f"{x:,.0f}"
 
 
 def crossing_interval(

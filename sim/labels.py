@@ -62,3 +62,8 @@ def money(x: float) -> str:
     if x >= 1e3:
         return f"{sign}${x / 1e3:,.0f}k"
     return f"{sign}${x:,.0f}"
+
+
+def number(x: float) -> str:
+    """A grid value or crossing in words: three significant digits, whole numbers from 1,000."""
+    return f"{x:,.3g}" if abs(x) < 1000 else f"{x:,.0f}"

@@ -20,7 +20,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from sim.labels import model_label, money, parameter_label, short_model_label
+from sim.labels import model_label, money, number, parameter_label, short_model_label
 from sim.ledger import CATEGORIES, DAYS_PER_YEAR
 from sim.results import Results
 
@@ -118,10 +118,6 @@ def provenance(replications: int, horizon_years: int, seed: int, extra: str = ""
     """The footnote of a study chart."""
     text = f"{replications:,} replications x {horizon_years} years per point, seed {seed}; common random numbers across points"
     return f"{text}; {extra}" if extra else text
-
-
-def _number(x: float) -> str:
-    return f"{x:,.3g}" if abs(x) < 1000 else f"{x:,.0f}"
 
 
 def _money_axis(axis) -> None:
@@ -377,7 +373,7 @@ def break_even_chart(result, footnote: str, model_names: tuple[str, ...] = ()):
         lo = x[0] if np.isinf(result.ci_low) else result.ci_low
         hi = x[-1] if np.isinf(result.ci_high) else result.ci_high
         ax.axvspan(lo, hi, color=model_colour(result.b), alpha=0.18, label=f"{result.confidence:.0%} CI of the break-even")
-        ax.axvline(result.crossing, color="#D55E00", lw=2.2, ls="--", label=f"break-even ≈ {_number(result.crossing)}")
+        ax.axvline(result.crossing, color="#D55E00", lw=2.2, ls="--", label=f"break-even ≈ {number(result.crossing)}")
     hint = {"fontsize": 12, "color": "0.3", "transform": ax.get_yaxis_transform(), "ha": "left"}  # x in axes, y in USD
     ax.text(0.01, 0.0, f"▲ above 0: {short_model_label(result.b)} cheaper", va="bottom", **hint)
     ax.text(0.01, 0.0, f"▼ below 0: {short_model_label(result.a)} cheaper", va="top", **hint)
@@ -408,7 +404,7 @@ def p_cheaper_chart(result, footnote: str):
     elif len(above) == len(curve):
         title = f"{a} is cheaper in most simulated futures at every {what} studied"
     else:
-        title = f"{a} is cheaper in most simulated futures at {', '.join(_number(v) for v in above)} {what}"
+        title = f"{a} is cheaper in most simulated futures at {', '.join(number(v) for v in above)} {what}"
     _title(ax, title)
     ax.set_xlabel(what)
     ax.set_ylabel(f"P({a} cheaper than {b})")
@@ -430,8 +426,8 @@ def decision_map_chart(frame: pd.DataFrame, x: str, y: str, footnote: str, model
         ax.text(i, j, f"{strength:.0%}", ha="center", va="center", fontsize=15, color="black" if strength < 0.8 else "white")
     ax.set_xlim(-0.5, len(xs) - 0.5)
     ax.set_ylim(-0.5, len(ys) - 0.5)
-    ax.set_xticks(range(len(xs)), [_number(v) for v in xs])
-    ax.set_yticks(range(len(ys)), [_number(v) for v in ys])
+    ax.set_xticks(range(len(xs)), [number(v) for v in xs])
+    ax.set_yticks(range(len(ys)), [number(v) for v in ys])
     ax.grid(False)
     ax.set_xlabel(parameter_label(x))
     ax.set_ylabel(parameter_label(y))

@@ -274,20 +274,11 @@ class Results:
         Returns the mean difference, its standard error and 95 % CI, P(a cheaper
         than b), and the standard error an unpaired comparison would have had.
         """
-        totals = self.totals(measure, npv)
-        ia, ib = self.model_names.index(a), self.model_names.index(b)
-        diff = totals[ia] - totals[ib]
-        n = diff.shape[0]
-        se = diff.std(ddof=1) / np.sqrt(n)
-        unpaired = np.sqrt(totals[ia].var(ddof=1) / n + totals[ib].var(ddof=1) / n)
-        return {
-            "mean_difference": float(diff.mean()),
-            "se": float(se),
-            "ci95_low": float(diff.mean() - 1.96 * se),
-            "ci95_high": float(diff.mean() + 1.96 * se),
-            "p_a_cheaper": float(np.mean(diff < 0)),
-            "unpaired_se": float(unpaired),
-        }
+        from sim.analysis import paired_comparison  # the one implementation; analysis imports this module
+
+        row = paired_comparison(self, a, b, measure, npv).iloc[0]
+        keys = ("mean_difference", "se", "ci95_low", "ci95_high", "p_a_cheaper", "unpaired_se")
+        return {key: float(row[key]) for key in keys}
 
     # -- output ------------------------------------------------------------------
     def metadata(self) -> dict[str, str]:

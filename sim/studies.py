@@ -55,10 +55,7 @@ def save(folder: Path | None, tables: Mapping[str, pd.DataFrame], seed: int) -> 
         return
     folder.mkdir(parents=True, exist_ok=True)
     for name, table in tables.items():
-        frame = table.copy()
-        if "seed" not in frame.columns:
-            frame["seed"] = seed
-        atomic_write(folder / f"{name}.csv", lambda p, f=frame: f.to_csv(p, index=False))
+        _csv(folder, name, table, seed)
 
 
 def run(body: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
@@ -72,8 +69,7 @@ def run(body: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> 
 
 
 def print_table(frame: pd.DataFrame, columns: Sequence[str] | None = None) -> None:
-    with pd.option_context("display.width", 160, "display.max_columns", 20, "display.float_format", "{:,.4g}".format):
-        print((frame if columns is None else frame[list(columns)]).to_string(index=False))
+    print(_text(frame if columns is None else frame[list(columns)]))
 
 
 # ---------------------------------------------------------------------------------

@@ -29,9 +29,9 @@ from numba import njit
 from models.compile import compile_config
 from sim import load_config
 from sim.config import to_plain
-from sim.kernel import run_kernel
+from sim.kernel import N_STREAMS, run_kernel
 from sim.replication import Replication
-from sim.rng import EXPONENTIAL, LOGNORMAL, UNIFORM, keyed_event, keyed_uniform
+from sim.rng import EXPONENTIAL, LOGNORMAL, UNIFORM, event_ppf_shaped, key_prefixes, lognormal_shape, prefixed_uniform
 
 
 def plain(*overrides: str) -> dict:
@@ -90,18 +90,25 @@ def simpy_seconds_and_draws(cfg: dict) -> tuple[float, Counter]:
 
 
 @njit(cache=True)
-def _draw_floor(seed, n_rep, n_uniform, n_lognormal, n_exponential, n_uniform_events):
-    """Draw, per replication, as many keyed variates of each kind as the simulation does."""
+def _draw_floor(seed, n_rep, n_entities, n_uniform, n_lognormal, n_exponential, n_uniform_events):
+    """Draw, per replication, as many keyed variates of each kind as the simulation does,
+    the way the kernel draws them: key prefixes once per replication, then one hash step
+    a draw, lognormal shapes precomputed."""
+    sigma, half_s2 = lognormal_shape(0.5)
     total = 0.0
     for rep in range(n_rep):
+        prefixes = key_prefixes(seed, rep, N_STREAMS, n_entities)
         for k in range(n_uniform):
-            total += keyed_uniform(seed, rep, 13, 1, k)
+            total += prefixed_uniform(prefixes[13, k % n_entities], k)
         for k in range(n_lognormal):
-            total += keyed_event(seed, rep, 14, 2, k, LOGNORMAL, 4.0, 0.5)
+            u = prefixed_uniform(prefixes[14, k % n_entities], k)
+            total += event_ppf_shaped(LOGNORMAL, 4.0, 0.5, sigma, half_s2, u)
         for k in range(n_exponential):
-            total += keyed_event(seed, rep, 15, 3, k, EXPONENTIAL, 4.0, 1.0)
+            u = prefixed_uniform(prefixes[15, k % n_entities], k)
+            total += event_ppf_shaped(EXPONENTIAL, 4.0, 1.0, sigma, half_s2, u)
         for k in range(n_uniform_events):
-            total += keyed_event(seed, rep, 16, 4, k, UNIFORM, 4.0, 0.5)
+            u = prefixed_uniform(prefixes[16, k % n_entities], k)
+            total += event_ppf_shaped(UNIFORM, 4.0, 0.5, sigma, half_s2, u)
     return total
 
 
@@ -131,7 +138,9 @@ def main() -> None:
     # the variate floor: the same number of keyed draws of each kind, per replication
     per_rep = {k: round(v / (3 * simpy_reps)) for k, v in draws.items()}
     n = 3 * kernel_reps
-    args = (np.uint64(1), n, per_rep.get("uniform", 0), per_rep.get(LOGNORMAL, 0), per_rep.get(EXPONENTIAL, 0), per_rep.get(UNIFORM, 0))
+    adapters = int(plain()["scenario"]["adapters"])
+    kinds = ("uniform", LOGNORMAL, EXPONENTIAL, UNIFORM)
+    args = (np.uint64(1), n, adapters, *(per_rep.get(kind, 0) for kind in kinds))
     previous = numba.get_num_threads()
     numba.set_num_threads(1)
     _draw_floor(*args)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import hydra
@@ -122,6 +123,8 @@ def _run(plain: dict, out: Path, multirun: bool) -> tuple[list[Path], str]:
     if kind != "none" and not (multirun and kind in ("break_even", "decision_map")):
         return run_study(plain, out, charts=plain["output"]["charts"])
     results = simulate(plain)
+    output = plain["output"]
+    finish_charts = _start_charts(plain, results, out) if output["charts"] or output["deck"] else list
     written = results.save(out)
     totals = totals_table(results)
     written.append(atomic_write(out / "totals.parquet", lambda p: totals.to_parquet(p, index=False)))
@@ -130,11 +133,8 @@ def _run(plain: dict, out: Path, multirun: bool) -> tuple[list[Path], str]:
 
         table = paired_comparison(results)
         written.append(atomic_write(out / "paired_comparison.csv", lambda p: table.to_csv(p, index=False)))
-    output = plain["output"]
-    charts = []
-    if output["charts"] or output["deck"]:
-        charts = _charts(plain, results, out)
-        written += [f for chart in charts for f in chart.files]
+    charts = finish_charts()
+    written += [f for chart in charts for f in chart.files]
     if output["excel"]:
         from sim.export import write_excel
 
@@ -147,22 +147,41 @@ def _run(plain: dict, out: Path, multirun: bool) -> tuple[list[Path], str]:
     return written, format_summary(results) + (f"\n\n{paired}" if paired else "")
 
 
-def _charts(plain: dict, results: Results, out: Path) -> list:
-    """The standard chart set; the year-in-the-life timeline traces replication 0 of the
-    first self-managed model (else the first model) on the SimPy engine."""
-    from sim import plots
-    from sim.runner import trace
+# Rendered in a forked child while the parent writes the data files and draws the rest:
+# about half of the chart work each (the timeline includes its SimPy trace).
+_BACKGROUND_CHARTS = ("cost_by_year", "convergence", "year_in_the_life")
 
-    events, traced = None, None
-    if plain["output"]["year_in_the_life"]:
-        names = list(results.model_names)
-        traced = next((n for n in names if "self_managed" in n), names[0])
-        one = {**plain, "shard": "", "replications": max(1, int(plain["replications"]))}
-        events = trace(one, replication=int(results.replications[0]), operating_model=traced)
+
+def _start_charts(plain: dict, results: Results, out: Path) -> Callable[[], list]:
+    """Start the standard chart set; the returned function draws the rest and returns
+    every chart in the standard order. The year-in-the-life timeline traces replication 0
+    of the first self-managed model (else the first model) on the SimPy engine."""
+    from sim import plots
+    from sim.background import Background
+
     formats = plain["output"]["chart_formats"]
     if "png" not in formats and plain["output"]["deck"]:
         formats = ["png", *formats]  # the deck embeds the PNG
-    return plots.save_standard_charts(results, out, events, traced, formats)
+
+    def render(names: tuple[str, ...]) -> list:
+        events, traced = None, None
+        if "year_in_the_life" in names and plain["output"]["year_in_the_life"]:
+            from sim.runner import trace
+
+            models = list(results.model_names)
+            traced = next((n for n in models if "self_managed" in n), models[0])
+            one = {**plain, "shard": "", "replications": max(1, int(plain["replications"]))}
+            events = trace(one, replication=int(results.replications[0]), operating_model=traced)
+        return plots.save_standard_charts(results, out, events, traced, formats, only=names)
+
+    background = Background(lambda: [chart.to_dict() for chart in render(_BACKGROUND_CHARTS)])
+
+    def finish() -> list:
+        own = render(tuple(n for n in plots.STANDARD_CHARTS if n not in _BACKGROUND_CHARTS))
+        charts = own + [plots.Chart.from_dict(d) for d in background.result()]
+        return sorted(charts, key=lambda chart: plots.STANDARD_CHARTS.index(chart.name))
+
+    return finish
 
 
 _CONFIG_DIR_FLAGS = ("--config-dir", "-cd")

@@ -16,9 +16,11 @@ machines, so that it reproduces it replication by replication:
 - the same keyed random numbers (``sim/rng.py``) and shared formulas
   (``sim/ledger.py``), so equal events draw equal numbers.
 
-The event loop (``_advance``) never re-binds an array, which keeps numba's
-reference counting out of it; when a table needs room it returns to
-``_replication``, which grows it and calls again. State is bounded by the live
+The event loop (``_advance``) never creates or re-binds an array, so it is
+compiled without numba's reference counting (``_nrt=False``); when a table needs
+room it returns to ``_replication``, which grows it and calls again. Draws finish
+a key prefix hashed once per replication (``sim.rng.key_prefixes``): the same
+numbers as ``keyed_uniform`` for a fifth of the hashing. State is bounded by the live
 processes, not by the horizon.
 
 The Python wrapper :func:`run_kernel` packs a :class:`~models.compile.CompiledRun`
@@ -37,7 +39,7 @@ from numba import njit, prange
 from models.compile import MC, MV, SC, SV, CompiledRun
 from sim.ledger import CATEGORIES, accrue, month_of, tokens_per_adapter_year_m, year_of
 from sim.replication import METRICS
-from sim.rng import FIXED, Stream, arrival_gap, event_ppf_shaped, exponential_time, keyed_uniform, lognormal_shape
+from sim.rng import FIXED, Stream, arrival_gap, event_ppf_shaped, exponential_time, key_prefixes, lognormal_shape, prefixed_uniform
 
 # -- parameter layout: floats P[...] and integers Q[...] per (model, replication) -----------
 _P_NAMES = (
@@ -324,6 +326,7 @@ S_TRAIN_FAIL = Stream.TRAIN_FAIL
 S_TRAIN_FAIL_POINT = Stream.TRAIN_FAIL_POINT
 S_TRAIN_WORK = Stream.TRAIN_WORK
 S_VENDOR_TURNAROUND = Stream.VENDOR_TURNAROUND
+N_STREAMS = 1 + max(v for k, v in vars(Stream).items() if k.isupper())
 
 # event kinds, priorities, process kinds
 H_START, H_RESUME, H_INTERRUPT, H_CONTINUE = 0, 1, 2, 3
@@ -398,7 +401,12 @@ def _heap_push(ht, hk, hl, n, t, prio, seq, pid, ver, how):
 
 @njit(cache=True, inline="always")
 def _heap_pop(ht, hk, hl, n):
-    """Remove the root of a heap of size n (the caller reads it first)."""
+    """Remove the root of a heap of size n (the caller reads it first).
+
+    Floyd's variant: the hole left by the root sinks to a leaf along the smaller
+    children (one comparison a level), then the former last entry rises from there.
+    The pop order is the same as any heap's: (time, priority, sequence) is a total order.
+    """
     last = n - 1
     t = ht[last]
     key = hk[last]
@@ -412,12 +420,18 @@ def _heap_pop(ht, hk, hl, n):
         right = child + 1
         if right < n and (ht[right] < ht[child] or (ht[right] == ht[child] and hk[right] < hk[child])):
             child = right
-        ct = ht[child]
-        if ct < t or (ct == t and hk[child] < key):
-            ht[i] = ct
-            hk[i] = hk[child]
-            hl[i] = hl[child]
-            i = child
+        ht[i] = ht[child]
+        hk[i] = hk[child]
+        hl[i] = hl[child]
+        i = child
+    while i > 0:
+        parent = (i - 1) >> 1
+        pt = ht[parent]
+        if t < pt or (t == pt and key < hk[parent]):
+            ht[i] = pt
+            hk[i] = hk[parent]
+            hl[i] = hl[parent]
+            i = parent
         else:
             break
     ht[i] = t
@@ -459,11 +473,11 @@ SHAPED_CVS = (
 
 
 @njit(cache=True, inline="always")
-def _event(seed, rep, stream, entity, occurrence, family, mean, cv, shape, d):
-    """``keyed_event`` with the lognormal shape of distribution ``d`` precomputed."""
+def _event(prefix, occurrence, family, mean, cv, shape, d):
+    """``keyed_event`` from a key prefix, with the lognormal shape of distribution ``d`` precomputed."""
     if family == FIXED or mean <= 0.0:
         return mean
-    u = keyed_uniform(seed, rep, stream, entity, occurrence)
+    u = prefixed_uniform(prefix, occurrence)
     return event_ppf_shaped(family, mean, cv, shape[d, 0], shape[d, 1], u)
 
 
@@ -598,13 +612,12 @@ def _monitor_summary(mon, horizon, capacity, out, i_util, i_busy, i_queue, i_wai
 
 
 # -- one replication of one operating model -------------------------------------------------
-@njit(cache=True)
-def _advance(
-    P, Q, seed, rep, max_events, horizon, months, usd, out, adapters, d_size, vendor_fee, sla_down, shape, procs, heap, pools, st, sf
-):
+@njit(cache=True, _nrt=False)
+def _advance(P, Q, kp, max_events, horizon, months, usd, out, adapters, d_size, vendor_fee, sla_down, shape, procs, heap, pools, st, sf):
     """Process events until the horizon, the event cap, or a pool or table needs to grow.
 
-    No array is re-bound in here, so numba keeps reference counting out of the event loop.
+    No array is created or re-bound in here, so it runs without reference counting
+    (``_nrt=False``): with it, every inlined helper taking an array cost two atomic operations.
     """
     (
         a_deficit,
@@ -831,14 +844,14 @@ def _advance(
                             p_k[pid] = 0
                         else:
                             k = p_k[pid]
-                            drop = _event(seed, rep, S_DRIFT_DROP, i, k, Q[Q_DROP_FAM], P[P_DROP_MEAN], P[P_DROP_CV], shape, 0)
+                            drop = _event(kp[S_DRIFT_DROP, i], k, Q[Q_DROP_FAM], P[P_DROP_MEAN], P[P_DROP_CV], shape, 0)
                             out[M_DRIFT_EVENTS] += 1.0
                             # set deficit (accrue staleness first)
                             _set_deficit(i, a_deficit[i] + drop, now, a_deficit, a_since, out, usd, P[P_STALE_USD])
                             # start detection
                             _spawn(K_DETECT, i, k, a_promotions[i], 0.0, now, st, procs, heap)
                             p_k[pid] = k + 1
-                        u = 0.5 if deterministic else keyed_uniform(seed, rep, S_DRIFT_GAP, i, p_k[pid])
+                        u = 0.5 if deterministic else prefixed_uniform(kp[S_DRIFT_GAP, i], p_k[pid])
                         gap = arrival_gap(u, rate, deterministic)
                         own_t = now + gap
                         p_pc[pid] = 1
@@ -846,9 +859,7 @@ def _advance(
 
                     elif kind == K_DETECT:
                         if pc == 0:
-                            delay = _event(
-                                seed, rep, S_DETECTION_DELAY, i, p_k[pid], Q[Q_DETECT_FAM], P[P_DETECT_MEAN], P[P_DETECT_CV], shape, 7
-                            )
+                            delay = _event(kp[S_DETECTION_DELAY, i], p_k[pid], Q[Q_DETECT_FAM], P[P_DETECT_MEAN], P[P_DETECT_CV], shape, 7)
                             p_pc[pid] = 1
                             if delay > 0.0:
                                 own_t = now + delay
@@ -886,12 +897,12 @@ def _advance(
                         else:
                             k = p_k[pid]
                             out[M_RELEASES] += 1.0
-                            if keyed_uniform(seed, rep, S_RELEASE_RESPONSE, 0, k) < P[P_RESPONSE]:
+                            if prefixed_uniform(kp[S_RELEASE_RESPONSE, 0], k) < P[P_RESPONSE]:
                                 out[M_FORCED] += 1.0
                                 for a in range(n_adapters):
                                     _request_refresh(a, P[P_MIGRATION], now, out, a_in_flight, st, procs, heap)
                             p_k[pid] = k + 1
-                        u = 0.5 if deterministic else keyed_uniform(seed, rep, S_RELEASE_GAP, 0, p_k[pid])
+                        u = 0.5 if deterministic else prefixed_uniform(kp[S_RELEASE_GAP, 0], p_k[pid])
                         gap = arrival_gap(u, rate, deterministic)
                         own_t = now + gap
                         p_pc[pid] = 1
@@ -908,7 +919,7 @@ def _advance(
                             k = p_k[pid]
                             _spawn(K_INCIDENT, i, k, 0, 0.0, now, st, procs, heap)
                             p_k[pid] = k + 1
-                        u = 0.5 if deterministic else keyed_uniform(seed, rep, S_INCIDENT_GAP, i, p_k[pid])
+                        u = 0.5 if deterministic else prefixed_uniform(kp[S_INCIDENT_GAP, i], p_k[pid])
                         gap = arrival_gap(u, rate, deterministic)
                         own_t = now + gap
                         p_pc[pid] = 1
@@ -917,13 +928,11 @@ def _advance(
                     elif kind == K_INCIDENT:
                         k = p_k[pid]
                         if pc == 0:
-                            u = keyed_uniform(seed, rep, S_INCIDENT_SEVERITY, i, k)
+                            u = prefixed_uniform(kp[S_INCIDENT_SEVERITY, i], k)
                             severity = 0 if u < sev_cum0 else (1 if u < sev_cum1 else 2)
                             multiplier = P[P_SEV_MTTR0 + severity]
-                            mttr = (
-                                _event(seed, rep, S_INCIDENT_MTTR, i, k, Q[Q_MTTR_FAM], P[P_MTTR_MEAN], P[P_MTTR_CV], shape, 6) * multiplier
-                            )
-                            after = keyed_uniform(seed, rep, S_INCIDENT_AFTER_HOURS, i, k) < P[P_AFTER_SHARE]
+                            mttr = _event(kp[S_INCIDENT_MTTR, i], k, Q[Q_MTTR_FAM], P[P_MTTR_MEAN], P[P_MTTR_CV], shape, 6) * multiplier
+                            after = prefixed_uniform(kp[S_INCIDENT_AFTER_HOURS, i], k) < P[P_AFTER_SHARE]
                             premium = P[P_AFTER_MULT] if after else 1.0
                             out[M_INCIDENTS] += 1.0
                             p_a[pid] = severity
@@ -980,9 +989,7 @@ def _advance(
                         if pc == 0:  # data preparation (+ migration hours)
                             n = a_refreshes[i]
                             a_refreshes[i] += 1
-                            hours = (
-                                _event(seed, rep, S_DATA_PREP, i, n, Q[Q_PREP_FAM], P[P_PREP_MEAN], P[P_PREP_CV], shape, 1) + p_f[pid, F_A]
-                            )
+                            hours = _event(kp[S_DATA_PREP, i], n, Q[Q_PREP_FAM], P[P_PREP_MEAN], P[P_PREP_CV], shape, 1) + p_f[pid, F_A]
                             p_pc[pid] = 1
                             if hours > 0.0:
                                 _start_work(pid, hours, hours / P[P_ENG_HPD], PIPELINE_PRIORITY, ACT_PIPELINE, 1.0, 1, procs)
@@ -990,17 +997,15 @@ def _advance(
                             k = a_train[i]
                             a_train[i] += 1
                             out[M_TRAINING_RUNS] += 1.0
-                            fails = keyed_uniform(seed, rep, S_TRAIN_FAIL, i, k) < P[P_TRAIN_FAIL]
+                            fails = prefixed_uniform(kp[S_TRAIN_FAIL, i], k) < P[P_TRAIN_FAIL]
                             p_a[pid] = 1 if fails else 0
                             if Q[Q_TRAIN_OWNER] == TEAM:
-                                work = _event(seed, rep, S_TRAIN_WORK, i, k, Q[Q_TRAIN_FAM], P[P_TRAIN_MEAN], P[P_TRAIN_CV], shape, 2)
-                                p_f[pid, F_B] = work * keyed_uniform(seed, rep, S_TRAIN_FAIL_POINT, i, k) if fails else work  # target
+                                work = _event(kp[S_TRAIN_WORK, i], k, Q[Q_TRAIN_FAM], P[P_TRAIN_MEAN], P[P_TRAIN_CV], shape, 2)
+                                p_f[pid, F_B] = work * prefixed_uniform(kp[S_TRAIN_FAIL_POINT, i], k) if fails else work  # target
                                 p_f[pid, F_C] = 0.0  # done
                                 p_pc[pid] = 2
                             else:
-                                turnaround = _event(
-                                    seed, rep, S_VENDOR_TURNAROUND, i, k, Q[Q_TURN_FAM], P[P_TURN_MEAN], P[P_TURN_CV], shape, 3
-                                )
+                                turnaround = _event(kp[S_VENDOR_TURNAROUND, i], k, Q[Q_TURN_FAM], P[P_TURN_MEAN], P[P_TURN_CV], shape, 3)
                                 p_pc[pid] = 6
                                 if turnaround > 0.0:
                                     own_t = now + turnaround
@@ -1023,7 +1028,7 @@ def _advance(
                             preempt_after = math.inf
                             if gpu >= n_reserved and spot:
                                 rate = P[P_SPOT_RATE]
-                                u = keyed_uniform(seed, rep, S_SPOT_PREEMPT, i, a_spot[i])
+                                u = prefixed_uniform(kp[S_SPOT_PREEMPT, i], a_spot[i])
                                 a_spot[i] += 1
                                 if rate > 0.0:
                                     preempt_after = exponential_time(u, rate)
@@ -1066,7 +1071,7 @@ def _advance(
                             else:
                                 p_pc[pid] = 12
                         elif pc == 6:  # vendor job done
-                            if keyed_uniform(seed, rep, S_TRAIN_FAIL, i, a_train[i] - 1) < P[P_TRAIN_FAIL]:
+                            if prefixed_uniform(kp[S_TRAIN_FAIL, i], a_train[i] - 1) < P[P_TRAIN_FAIL]:
                                 out[M_TRAINING_FAILURES] += 1.0
                                 p_pc[pid] = 1
                             else:
@@ -1081,9 +1086,7 @@ def _advance(
                             k = a_evals[i]
                             a_evals[i] += 1
                             p_a[pid] = k
-                            gpu_hours = _event(
-                                seed, rep, S_EVAL_GPU, i, k, Q[Q_EVAL_GPU_FAM], P[P_EVAL_GPU_MEAN], P[P_EVAL_GPU_CV], shape, 4
-                            )
+                            gpu_hours = _event(kp[S_EVAL_GPU, i], k, Q[Q_EVAL_GPU_FAM], P[P_EVAL_GPU_MEAN], P[P_EVAL_GPU_CV], shape, 4)
                             p_f[pid, F_D] = gpu_hours
                             if gpu_hours > 0.0:
                                 granted, gq_tail = _gpu_acquire(pid, now, n_gpus, gpu_busy, gpu_mon, p_k, gq_pid, gq_asked, gq_tail)
@@ -1099,15 +1102,13 @@ def _advance(
                             waiting = True
                         elif pc == 12:  # evaluation engineer hours
                             k = p_a[pid]
-                            hours = _event(
-                                seed, rep, S_EVAL_HOURS, i, k, Q[Q_EVAL_HOURS_FAM], P[P_EVAL_HOURS_MEAN], P[P_EVAL_HOURS_CV], shape, 5
-                            )
+                            hours = _event(kp[S_EVAL_HOURS, i], k, Q[Q_EVAL_HOURS_FAM], P[P_EVAL_HOURS_MEAN], P[P_EVAL_HOURS_CV], shape, 5)
                             p_pc[pid] = 13
                             if hours > 0.0:
                                 _start_work(pid, hours, hours / P[P_ENG_HPD], PIPELINE_PRIORITY, ACT_PIPELINE, 1.0, 13, procs)
                         elif pc == 13:  # evaluation verdict
                             _book(usd, now, C_VENDOR_INFERENCE, P[P_EVAL_VENDOR_USD])
-                            if keyed_uniform(seed, rep, S_EVAL_FAIL, i, p_a[pid]) < P[P_EVAL_FAIL]:
+                            if prefixed_uniform(kp[S_EVAL_FAIL, i], p_a[pid]) < P[P_EVAL_FAIL]:
                                 out[M_EVAL_FAILURES] += 1.0
                                 p_pc[pid] = 1
                             else:
@@ -1115,7 +1116,7 @@ def _advance(
                         elif pc == 20:  # compliance review
                             k = a_reviews[i]
                             a_reviews[i] += 1
-                            hours = _event(seed, rep, S_REVIEW_HOURS, i, k, Q[Q_REVIEW_FAM], P[P_REVIEW_MEAN], P[P_REVIEW_CV], shape, 8)
+                            hours = _event(kp[S_REVIEW_HOURS, i], k, Q[Q_REVIEW_FAM], P[P_REVIEW_MEAN], P[P_REVIEW_CV], shape, 8)
                             if hours <= 0.0:
                                 p_pc[pid] = 30
                             else:
@@ -1152,23 +1153,21 @@ def _advance(
                                 reviewers_idle += 1
                             _book(usd, now, C_LABOR_COMPLIANCE, p_f[pid, F_D] * reviewer_rate)
                             k = p_a[pid]
-                            if keyed_uniform(seed, rep, S_REVIEW_REJECT, i, k) >= P[P_REJECT]:
+                            if prefixed_uniform(kp[S_REVIEW_REJECT, i], k) >= P[P_REJECT]:
                                 p_pc[pid] = 30
                             else:
                                 out[M_REJECTIONS] += 1.0
-                                rework = _event(
-                                    seed, rep, S_REWORK_HOURS, i, k, Q[Q_REWORK_FAM], P[P_REWORK_MEAN], P[P_REWORK_CV], shape, 9
-                                )
+                                rework = _event(kp[S_REWORK_HOURS, i], k, Q[Q_REWORK_FAM], P[P_REWORK_MEAN], P[P_REWORK_CV], shape, 9)
                                 p_pc[pid] = 20
                                 if rework > 0.0:
                                     _start_work(pid, rework, rework / P[P_ENG_HPD], PIPELINE_PRIORITY, ACT_PIPELINE, 1.0, 20, procs)
                         elif pc == 30:  # promotion
                             k = a_promo_k[i]
                             a_promo_k[i] += 1
-                            if keyed_uniform(seed, rep, S_ROLLOUT_BAD, i, k) < P[P_BAD_ROLLOUT]:
+                            if prefixed_uniform(kp[S_ROLLOUT_BAD, i], k) < P[P_BAD_ROLLOUT]:
                                 out[M_ROLLBACKS] += 1.0
                                 hours = _event(
-                                    seed, rep, S_ROLLBACK_HOURS, i, k, Q[Q_ROLLBACK_FAM], P[P_ROLLBACK_MEAN], P[P_ROLLBACK_CV], shape, 10
+                                    kp[S_ROLLBACK_HOURS, i], k, Q[Q_ROLLBACK_FAM], P[P_ROLLBACK_MEAN], P[P_ROLLBACK_CV], shape, 10
                                 )
                                 p_f[pid, F_E] = now  # started
                                 p_pc[pid] = 31
@@ -1245,6 +1244,9 @@ def _replication(P, Q, seed, rep, years, max_events, usd, out):
     n_engineers = Q[Q_ENGINEERS]
     n_reviewers = Q[Q_REVIEWERS]
 
+    # one hash step per draw instead of five; adapters and deployments share the entity range
+    kp = key_prefixes(seed, rep, N_STREAMS, max(n_adapters, 1))
+
     # adapters
     a_deficit = np.zeros(n_adapters)
     a_since = np.zeros(n_adapters)
@@ -1259,7 +1261,7 @@ def _replication(P, Q, seed, rep, years, max_events, usd, out):
     a_promo_k = np.zeros(n_adapters, np.int64)
     a_regulated = np.zeros(n_adapters, np.bool_)
     for i in range(n_adapters):
-        a_regulated[i] = keyed_uniform(seed, rep, S_REGULATED, i, 0) < P[P_REGULATED]
+        a_regulated[i] = prefixed_uniform(kp[S_REGULATED, i], 0) < P[P_REGULATED]
     regulated_any = False
     for i in range(n_adapters):
         regulated_any = regulated_any or a_regulated[i]
@@ -1414,8 +1416,7 @@ def _replication(P, Q, seed, rep, years, max_events, usd, out):
         status = _advance(
             P,
             Q,
-            seed,
-            rep,
+            kp,
             max_events,
             horizon,
             months,

@@ -72,6 +72,12 @@ def _mix(z):
     return z ^ (z >> _S31)
 
 
+@njit(cache=True, inline="always")
+def _absorb(h, word):
+    """One hash step: mix one more key word into the state (as :func:`keyed_bits` does)."""
+    return _mix(h ^ (np.uint64(word) + _GOLDEN))
+
+
 @njit(cache=True)
 def keyed_bits(seed, replication, stream, entity, occurrence):
     """64 random bits that depend only on the five key words."""
@@ -79,8 +85,34 @@ def keyed_bits(seed, replication, stream, entity, occurrence):
     h = _mix(h ^ (np.uint64(replication) + _GOLDEN))
     h = _mix(h ^ (np.uint64(stream) + _GOLDEN))
     h = _mix(h ^ (np.uint64(entity) + _GOLDEN))
-    h = _mix(h ^ (np.uint64(occurrence) + _GOLDEN))
-    return h
+    return _mix(h ^ (np.uint64(occurrence) + _GOLDEN))
+
+
+@njit(cache=True)
+def key_prefixes(seed, replication, n_streams, n_entities):
+    """The hash state after the first four key words, for every ``(stream, entity)``.
+
+    ``prefixed_uniform(prefixes[stream, entity], occurrence)`` equals
+    ``keyed_uniform(seed, replication, stream, entity, occurrence)`` bit for bit, for
+    one hash step instead of five: the fast engine draws this way.
+
+    Returns
+    -------
+    ndarray of uint64, shape ``(n_streams, n_entities)``
+    """
+    out = np.empty((n_streams, n_entities), np.uint64)
+    h = _absorb(_mix(np.uint64(seed) + _GOLDEN), replication)
+    for stream in range(n_streams):
+        hs = _absorb(h, stream)
+        for entity in range(n_entities):
+            out[stream, entity] = _absorb(hs, entity)
+    return out
+
+
+@njit(cache=True, inline="always")
+def prefixed_uniform(prefix, occurrence):
+    """:func:`keyed_uniform` from a key prefix (:func:`key_prefixes`) and the occurrence."""
+    return (float(_absorb(prefix, occurrence) >> _S11) + 0.5) * _TWO_M53
 
 
 @njit(cache=True)

@@ -21,10 +21,12 @@ from sim.rng import (
     UNIFORM,
     Stream,
     event_ppf,
+    key_prefixes,
     keyed_bits,
     keyed_uniform,
     keyed_uniforms,
     norm_ppf,
+    prefixed_uniform,
     stable_id,
 )
 
@@ -53,6 +55,19 @@ def test_plain_and_jitted_generators_agree_bit_for_bit():
             assert keyed_uniform(*key) == keyed_uniform.py_func(*key)
     for p in (1e-300, 1e-10, 0.02425, 0.3, 0.5, 0.97575, 1 - 1e-12):
         assert norm_ppf(p) == norm_ppf.py_func(p)
+
+
+def test_prefixed_draws_equal_keyed_draws_bit_for_bit():
+    # the fast engine hashes the first four key words once per replication
+    for seed, rep in ((0, 0), (20261129, 3), (2**63 - 1, 10**9)):
+        prefixes = key_prefixes(seed, rep, 27, 5)
+        assert prefixes.shape == (27, 5) and prefixes.dtype == np.uint64
+        for stream in (1, 13, 26):
+            for entity in range(5):
+                for occurrence in (0, 1, 7, 2**40):
+                    expected = keyed_uniform(seed, rep, stream, entity, occurrence)
+                    assert prefixed_uniform(prefixes[stream, entity], occurrence) == expected
+    assert len(set(key_prefixes(1, 2, 27, 5).ravel().tolist())) == 27 * 5
 
 
 def test_vectorised_uniforms_equal_scalar_ones():

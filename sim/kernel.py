@@ -339,9 +339,18 @@ SHARED = 1
 # process float slots
 F_A, F_B, F_C, F_D, F_E = range(5)
 NF = 5
+# a process's integer slots, in one flat table: process pid's slot R is pr[pid * NPR + R]
+R_KIND, R_PC, R_ENT, R_VER, R_K, R_A, R_IN_WORK, R_WSTATE, R_WRET, R_WACT, R_WPRIO, R_WORDER = range(12)
+NPR = 12
 # engineer-work slots
-W_REMAINING, W_START, W_HOURS, W_PREMIUM, W_ASKED = range(5)
+W_REMAINING, W_START, W_HOURS, W_PREMIUM, W_ASKED = range(NF, NF + 5)
 NW = 5
+NPF = NF + NW  # a process's float slots (own, then engineer work): pf[pid * NPF + F]
+# an adapter's slots: adapter i's integer slot A is ai[i * NAI + A], its float slot af[i * NAF + A]
+AD_PROMOTIONS, AD_IN_FLIGHT, AD_CHECKPOINTS, AD_REFRESHES, AD_TRAIN, AD_SPOT, AD_EVALS, AD_REVIEWS, AD_PROMO_K, AD_REGULATED = range(10)
+NAI = 10
+AD_DEFICIT, AD_SINCE = range(2)
+NAF = 2
 # monitor slots: busy, queued, last, busy_area, queue_area, wait_total, served
 MB, MQ, ML, MBA, MQA, MWT, MS = range(7)
 
@@ -379,11 +388,8 @@ VER_MASK = (1 << 36) - 1  # versions compare modulo 2**36: a stale event never l
 
 
 @njit(cache=True, inline="always")
-def _heap_push(ht, hk, hl, n, t, prio, seq, pid, ver, how):
-    """Push an event: ordered by (time, priority, sequence), as SimPy's (time, priority, eid)."""
-    key = (prio << 56) | seq
-    payload = ((ver & VER_MASK) << (PID_BITS + 2)) | (pid << 2) | how
-    i = n
+def _sift_up(ht, hk, hl, i, t, key, payload):
+    """Put an entry into the free slot ``i`` of a heap, moving later parents down."""
     while i > 0:
         parent = (i - 1) >> 1
         pt = ht[parent]
@@ -400,6 +406,12 @@ def _heap_push(ht, hk, hl, n, t, prio, seq, pid, ver, how):
 
 
 @njit(cache=True, inline="always")
+def _heap_push(ht, hk, hl, n, t, prio, seq, pid, ver, how):
+    """Push an event: ordered by (time, priority, sequence), as SimPy's (time, priority, eid)."""
+    _sift_up(ht, hk, hl, n, t, (prio << 56) | seq, ((ver & VER_MASK) << (PID_BITS + 2)) | (pid << 2) | how)
+
+
+@njit(cache=True, inline="always")
 def _heap_pop(ht, hk, hl, n):
     """Remove the root of a heap of size n (the caller reads it first).
 
@@ -408,53 +420,20 @@ def _heap_pop(ht, hk, hl, n):
     The pop order is the same as any heap's: (time, priority, sequence) is a total order.
     """
     last = n - 1
-    t = ht[last]
-    key = hk[last]
-    payload = hl[last]
-    n = last
     i = 0
     while True:
         child = 2 * i + 1
-        if child >= n:
+        if child >= last:
             break
         right = child + 1
-        if right < n and (ht[right] < ht[child] or (ht[right] == ht[child] and hk[right] < hk[child])):
+        if right < last and (ht[right] < ht[child] or (ht[right] == ht[child] and hk[right] < hk[child])):
             child = right
         ht[i] = ht[child]
         hk[i] = hk[child]
         hl[i] = hl[child]
         i = child
-    while i > 0:
-        parent = (i - 1) >> 1
-        pt = ht[parent]
-        if t < pt or (t == pt and key < hk[parent]):
-            ht[i] = pt
-            hk[i] = hk[parent]
-            hl[i] = hl[parent]
-            i = parent
-        else:
-            break
-    ht[i] = t
-    hk[i] = key
-    hl[i] = payload
+    _sift_up(ht, hk, hl, i, ht[last], hk[last], hl[last])
 
-
-# positions in the `procs` tuple of process tables
-PR_KIND = 0
-PR_PC = 1
-PR_ENT = 2
-PR_VER = 3
-PR_K = 4
-PR_A = 5
-PR_F = 6
-PR_W = 7
-PR_IN_WORK = 8
-PR_WSTATE = 9
-PR_WRET = 10
-PR_WACT = 11
-PR_WPRIO = 12
-PR_WORDER = 13
-PR_FREE_IDS = 14
 
 # per-event distributions whose lognormal shape is computed once per replication
 SHAPED_CVS = (
@@ -492,50 +471,54 @@ def _push(ht, hk, hl, st, t, prio, pid, ver, how):
 @njit(cache=True, inline="always")
 def _spawn(kind, entity, k, a, f_a, now, st, procs, heap):
     """Start a process now (SimPy: ``env.process``, an URGENT Initialize event); reuse a free id."""
-    free_ids = procs[PR_FREE_IDS]
+    pr, pf, free_ids = procs
     if st[ST_NFREE] > 0:
         st[ST_NFREE] -= 1
         pid = free_ids[st[ST_NFREE]]
     else:
         pid = st[ST_NPROCS]
         st[ST_NPROCS] += 1
-    procs[PR_KIND][pid] = kind
-    procs[PR_ENT][pid] = entity
-    procs[PR_PC][pid] = 0
-    procs[PR_K][pid] = k
-    procs[PR_A][pid] = a
-    procs[PR_F][pid, F_A] = f_a
-    procs[PR_IN_WORK][pid] = False
-    _push(heap[0], heap[1], heap[2], st, now, URGENT, pid, procs[PR_VER][pid], H_START)
+    r = pid * NPR
+    pr[r + R_KIND] = kind
+    pr[r + R_ENT] = entity
+    pr[r + R_PC] = 0
+    pr[r + R_K] = k
+    pr[r + R_A] = a
+    pf[pid * NPF + F_A] = f_a
+    pr[r + R_IN_WORK] = 0
+    _push(heap[0], heap[1], heap[2], st, now, URGENT, pid, pr[r + R_VER], H_START)
 
 
 @njit(cache=True, inline="always")
-def _request_refresh(i, extra_hours, now, out, a_in_flight, st, procs, heap):
+def _request_refresh(i, extra_hours, now, out, ai, st, procs, heap):
     """``Adapter.request_refresh``: merged into a refresh in flight, or a new refresh process."""
     out[M_REQUESTED] += 1.0
-    if a_in_flight[i]:
+    if ai[i * NAI + AD_IN_FLIGHT]:
         out[M_MERGED] += 1.0
         return
-    a_in_flight[i] = True
+    ai[i * NAI + AD_IN_FLIGHT] = True
     _spawn(K_REFRESH, i, 0, 0, extra_hours, now, st, procs, heap)
 
 
 @njit(cache=True, inline="always")
 def _start_work(pid, hours, days, priority, activity, premium, return_pc, procs):
     """Enter the engineer-work subroutine (``EngineerPool.work`` + ``Replication.engineer_work``)."""
-    procs[PR_IN_WORK][pid] = True
-    procs[PR_WSTATE][pid] = 0
-    procs[PR_WPRIO][pid] = priority
-    procs[PR_WACT][pid] = activity
-    procs[PR_W][pid, W_HOURS] = hours
-    procs[PR_W][pid, W_REMAINING] = days
-    procs[PR_W][pid, W_PREMIUM] = premium
-    procs[PR_WRET][pid] = return_pc
+    pr, pf, _ = procs
+    r = pid * NPR
+    pr[r + R_IN_WORK] = 1
+    pr[r + R_WSTATE] = 0
+    pr[r + R_WPRIO] = priority
+    pr[r + R_WACT] = activity
+    f = pid * NPF
+    pf[f + W_HOURS] = hours
+    pf[f + W_REMAINING] = days
+    pf[f + W_PREMIUM] = premium
+    pr[r + R_WRET] = return_pc
 
 
 @njit(cache=True, inline="always")
-def _gpu_acquire(pid, now, n_gpus, gpu_busy, gpu_mon, p_k, gq_pid, gq_asked, gq_tail):
-    """``GpuPool.acquire``: the lowest-numbered free GPU now (into ``p_k[pid]``), else the FIFO queue.
+def _gpu_acquire(pid, now, n_gpus, gpu_busy, gpu_mon, pr, gq_pid, gq_asked, gq_tail):
+    """``GpuPool.acquire``: the lowest-numbered free GPU now (into the process's ``R_K`` slot), else the FIFO queue.
 
     Returns whether it was granted and the queue's new tail.
     """
@@ -545,7 +528,7 @@ def _gpu_acquire(pid, now, n_gpus, gpu_busy, gpu_mon, p_k, gq_pid, gq_asked, gq_
             _monitor(gpu_mon, now, 1.0, 0.0)
             gpu_mon[MWT] += 0.0
             gpu_mon[MS] += 1.0
-            p_k[pid] = g
+            pr[pid * NPR + R_K] = g
             return True, gq_tail
     _monitor(gpu_mon, now, 0.0, 1.0)
     gq_pid[gq_tail] = pid
@@ -554,26 +537,19 @@ def _gpu_acquire(pid, now, n_gpus, gpu_busy, gpu_mon, p_k, gq_pid, gq_asked, gq_
 
 
 @njit(cache=True, inline="always")
-def _set_deficit(i, value, now, a_deficit, a_since, out, usd, usd_per_point_day):
+def _set_deficit(i, value, now, af, out, usd, usd_per_point_day):
     """``Adapter._set_deficit``: accrue staleness at the old deficit up to now, then change it."""
-    if a_deficit[i] > 0.0 and now > a_since[i]:
-        out[M_STALE_DAYS] += now - a_since[i]
-        out[M_DEFICIT_DAYS] += a_deficit[i] * (now - a_since[i])
-        accrue(usd, a_since[i], now, a_deficit[i] * usd_per_point_day, C_STALENESS)
-    a_deficit[i] = value
-    a_since[i] = now
+    if af[i * NAF + AD_DEFICIT] > 0.0 and now > af[i * NAF + AD_SINCE]:
+        out[M_STALE_DAYS] += now - af[i * NAF + AD_SINCE]
+        out[M_DEFICIT_DAYS] += af[i * NAF + AD_DEFICIT] * (now - af[i * NAF + AD_SINCE])
+        accrue(usd, af[i * NAF + AD_SINCE], now, af[i * NAF + AD_DEFICIT] * usd_per_point_day, C_STALENESS)
+    af[i * NAF + AD_DEFICIT] = value
+    af[i * NAF + AD_SINCE] = now
 
 
 @njit(cache=True)
 def _grow_f(a, n):
     b = np.empty(n, a.dtype)
-    b[: a.shape[0]] = a
-    return b
-
-
-@njit(cache=True)
-def _grow_f2(a, n):
-    b = np.empty((n, a.shape[1]), a.dtype)
     b[: a.shape[0]] = a
     return b
 
@@ -619,21 +595,8 @@ def _advance(P, Q, kp, max_events, horizon, months, usd, out, adapters, d_size, 
     No array is created or re-bound in here, so it runs without reference counting
     (``_nrt=False``): with it, every inlined helper taking an array cost two atomic operations.
     """
-    (
-        a_deficit,
-        a_since,
-        a_promotions,
-        a_in_flight,
-        a_checkpoints,
-        a_refreshes,
-        a_train,
-        a_spot,
-        a_evals,
-        a_reviews,
-        a_promo_k,
-        a_regulated,
-    ) = adapters
-    (p_kind, p_pc, p_ent, p_ver, p_k, p_a, p_f, p_w, p_in_work, p_wstate, p_wret, p_wact, p_wprio, p_worder, free_ids) = procs
+    ai, af = adapters
+    pr, pf, free_ids = procs
     ht, hk, hl = heap
     (
         gpu_busy,
@@ -676,7 +639,7 @@ def _advance(P, Q, kp, max_events, horizon, months, usd, out, adapters, d_size, 
     n_gpus = n_reserved + Q[Q_BURST]
     n_engineers = Q[Q_ENGINEERS]
     sla_applies = (not team_serving) and P[P_SLA_CREDIT] > 0.0
-    cap = p_kind.shape[0]
+    cap = free_ids.shape[0]
     hcap = ht.shape[0]
     status = ADVANCE_DONE
     while st[ST_HN] > 0 and ht[0] < horizon:
@@ -692,29 +655,31 @@ def _advance(P, Q, kp, max_events, horizon, months, usd, out, adapters, d_size, 
         now = ht[0]
         payload = hl[0]
         pid = (payload >> 2) & PID_MASK
+        ri = pid * NPR  # this process's slots in the integer and float tables
+        fi = pid * NPF
         ver = payload >> (PID_BITS + 2)
         how = payload & 3
         _heap_pop(ht, hk, hl, st[ST_HN])
         st[ST_HN] -= 1
         events += 1
-        if (p_ver[pid] & VER_MASK) == ver:
-            kind = p_kind[pid]
-            i = p_ent[pid]
+        if (pr[ri + R_VER] & VER_MASK) == ver:
+            kind = pr[ri + R_KIND]
+            i = pr[ri + R_ENT]
             own_t = -1.0  # time of this process's own next event, if it pushed one
             while True:
                 ended = False
                 waiting = False
                 while not (ended or waiting):
                     # ---- engineer work, a subroutine of the pipeline and incidents ----
-                    if p_in_work[pid]:
-                        state = p_wstate[pid]
+                    if pr[ri + R_IN_WORK]:
+                        state = pr[ri + R_WSTATE]
                         if state == 0:  # ask for an engineer
-                            prio = p_wprio[pid]
+                            prio = pr[ri + R_WPRIO]
                             order = eng_arrivals
                             eng_arrivals += 1
-                            p_w[pid, W_ASKED] = now
-                            p_worder[pid] = order
-                            p_w[pid, W_START] = math.nan
+                            pf[fi + W_ASKED] = now
+                            pr[ri + R_WORDER] = order
+                            pf[fi + W_START] = math.nan
                             granted = False
                             if n_users < n_engineers:
                                 granted = True
@@ -735,8 +700,8 @@ def _advance(P, Q, kp, max_events, horizon, months, usd, out, adapters, d_size, 
                                     n_users -= 1
                                     _monitor(eng_mon, now, -1.0, 0.0)
                                     out[M_ENG_PREEMPTIONS] += 1.0
-                                    p_ver[vpid] += 1
-                                    _push(ht, hk, hl, st, now, URGENT, vpid, p_ver[vpid], H_INTERRUPT)
+                                    pr[vpid * NPR + R_VER] += 1
+                                    _push(ht, hk, hl, st, now, URGENT, vpid, pr[vpid * NPR + R_VER], H_INTERRUPT)
                                     granted = True
                             if granted:
                                 eu_pid[n_users] = pid
@@ -768,28 +733,28 @@ def _advance(P, Q, kp, max_events, horizon, months, usd, out, adapters, d_size, 
                                 ew_asked[pos] = now
                                 ew_order[pos] = order
                                 n_ewait += 1
-                            p_wstate[pid] = 1
+                            pr[ri + R_WSTATE] = 1
                             waiting = True
                         elif state == 1:  # waiting for the grant
                             if how == H_INTERRUPT:
-                                p_wstate[pid] = 0  # granted and pre-empted in the same instant: ask again
+                                pr[ri + R_WSTATE] = 0  # granted and pre-empted in the same instant: ask again
                                 how = H_CONTINUE
                             else:
-                                p_w[pid, W_START] = now
-                                own_t = now + p_w[pid, W_REMAINING]
-                                p_wstate[pid] = 2
+                                pf[fi + W_START] = now
+                                own_t = now + pf[fi + W_REMAINING]
+                                pr[ri + R_WSTATE] = 2
                                 waiting = True
                         else:  # working
                             finished = False
                             if how == H_INTERRUPT:
-                                p_w[pid, W_REMAINING] -= now - p_w[pid, W_START]
-                                if p_w[pid, W_REMAINING] > 0.0:
-                                    p_wstate[pid] = 0
+                                pf[fi + W_REMAINING] -= now - pf[fi + W_START]
+                                if pf[fi + W_REMAINING] > 0.0:
+                                    pr[ri + R_WSTATE] = 0
                                     how = H_CONTINUE
                                 else:
                                     finished = True
                             else:
-                                p_w[pid, W_REMAINING] = 0.0
+                                pf[fi + W_REMAINING] = 0.0
                                 # release the engineer; the first waiting request takes it
                                 for u in range(n_users):
                                     if eu_pid[u] == pid:
@@ -818,22 +783,22 @@ def _advance(P, Q, kp, max_events, horizon, months, usd, out, adapters, d_size, 
                                     _monitor(eng_mon, now, 1.0, 0.0)
                                     eng_mon[MWT] += now - head_asked
                                     eng_mon[MS] += 1.0
-                                    _push(ht, hk, hl, st, now, NORMAL, head, p_ver[head], H_RESUME)
+                                    _push(ht, hk, hl, st, now, NORMAL, head, pr[head * NPR + R_VER], H_RESUME)
                                 finished = True
                             if finished:
-                                hours = p_w[pid, W_HOURS]
-                                if p_wact[pid] == ACT_ONCALL:
-                                    _book(usd, now, C_LABOR_ONCALL, hours * engineer_rate * p_w[pid, W_PREMIUM])
+                                hours = pf[fi + W_HOURS]
+                                if pr[ri + R_WACT] == ACT_ONCALL:
+                                    _book(usd, now, C_LABOR_ONCALL, hours * engineer_rate * pf[fi + W_PREMIUM])
                                     out[M_ENG_HOURS_ONCALL] += hours
                                 else:
-                                    _book(usd, now, C_LABOR_PIPELINE, hours * engineer_rate * p_w[pid, W_PREMIUM])
+                                    _book(usd, now, C_LABOR_PIPELINE, hours * engineer_rate * pf[fi + W_PREMIUM])
                                     out[M_ENG_HOURS_PIPELINE] += hours
-                                p_in_work[pid] = False
-                                p_pc[pid] = p_wret[pid]
+                                pr[ri + R_IN_WORK] = False
+                                pr[ri + R_PC] = pr[ri + R_WRET]
                                 how = H_CONTINUE
                         continue
 
-                    pc = p_pc[pid]
+                    pc = pr[ri + R_PC]
                     # each branch either sets `waiting` (an event is pending), `ended`, or moves pc on
                     if kind == K_DRIFT:
                         rate = P[P_DRIFT_RATE]
@@ -841,35 +806,36 @@ def _advance(P, Q, kp, max_events, horizon, months, usd, out, adapters, d_size, 
                             if rate <= 0.0:
                                 ended = True
                                 continue
-                            p_k[pid] = 0
+                            pr[ri + R_K] = 0
                         else:
-                            k = p_k[pid]
+                            k = pr[ri + R_K]
                             drop = _event(kp[S_DRIFT_DROP, i], k, Q[Q_DROP_FAM], P[P_DROP_MEAN], P[P_DROP_CV], shape, 0)
                             out[M_DRIFT_EVENTS] += 1.0
                             # set deficit (accrue staleness first)
-                            _set_deficit(i, a_deficit[i] + drop, now, a_deficit, a_since, out, usd, P[P_STALE_USD])
+                            _set_deficit(i, af[i * NAF + AD_DEFICIT] + drop, now, af, out, usd, P[P_STALE_USD])
                             # start detection
-                            _spawn(K_DETECT, i, k, a_promotions[i], 0.0, now, st, procs, heap)
-                            p_k[pid] = k + 1
-                        u = 0.5 if deterministic else prefixed_uniform(kp[S_DRIFT_GAP, i], p_k[pid])
+                            _spawn(K_DETECT, i, k, ai[i * NAI + AD_PROMOTIONS], 0.0, now, st, procs, heap)
+                            pr[ri + R_K] = k + 1
+                        u = 0.5 if deterministic else prefixed_uniform(kp[S_DRIFT_GAP, i], pr[ri + R_K])
                         gap = arrival_gap(u, rate, deterministic)
                         own_t = now + gap
-                        p_pc[pid] = 1
+                        pr[ri + R_PC] = 1
                         waiting = True
 
                     elif kind == K_DETECT:
                         if pc == 0:
-                            delay = _event(kp[S_DETECTION_DELAY, i], p_k[pid], Q[Q_DETECT_FAM], P[P_DETECT_MEAN], P[P_DETECT_CV], shape, 7)
-                            p_pc[pid] = 1
+                            k = pr[ri + R_K]
+                            delay = _event(kp[S_DETECTION_DELAY, i], k, Q[Q_DETECT_FAM], P[P_DETECT_MEAN], P[P_DETECT_CV], shape, 7)
+                            pr[ri + R_PC] = 1
                             if delay > 0.0:
                                 own_t = now + delay
                                 waiting = True
                             continue
                         ended = True
-                        if a_promotions[i] != p_a[pid]:
+                        if ai[i * NAI + AD_PROMOTIONS] != pr[ri + R_A]:
                             continue
                         # request a refresh (reason: drift)
-                        _request_refresh(i, 0.0, now, out, a_in_flight, st, procs, heap)
+                        _request_refresh(i, 0.0, now, out, ai, st, procs, heap)
 
                     elif kind == K_SCHEDULE:
                         interval = P[P_INTERVAL]
@@ -877,14 +843,14 @@ def _advance(P, Q, kp, max_events, horizon, months, usd, out, adapters, d_size, 
                             if interval <= 0.0:
                                 ended = True
                                 continue
-                            p_k[pid] = 1
+                            pr[ri + R_K] = 1
                         else:
-                            _request_refresh(i, 0.0, now, out, a_in_flight, st, procs, heap)
-                            p_k[pid] += 1
+                            _request_refresh(i, 0.0, now, out, ai, st, procs, heap)
+                            pr[ri + R_K] += 1
                         offset = interval * i / n_adapters if Q[Q_STAGGER] == 1 else 0.0
-                        due = interval * p_k[pid] + offset
+                        due = interval * pr[ri + R_K] + offset
                         own_t = now + (due - now)
-                        p_pc[pid] = 1
+                        pr[ri + R_PC] = 1
                         waiting = True
 
                     elif kind == K_RELEASES:
@@ -893,19 +859,19 @@ def _advance(P, Q, kp, max_events, horizon, months, usd, out, adapters, d_size, 
                             if rate <= 0.0:
                                 ended = True
                                 continue
-                            p_k[pid] = 0
+                            pr[ri + R_K] = 0
                         else:
-                            k = p_k[pid]
+                            k = pr[ri + R_K]
                             out[M_RELEASES] += 1.0
                             if prefixed_uniform(kp[S_RELEASE_RESPONSE, 0], k) < P[P_RESPONSE]:
                                 out[M_FORCED] += 1.0
                                 for a in range(n_adapters):
-                                    _request_refresh(a, P[P_MIGRATION], now, out, a_in_flight, st, procs, heap)
-                            p_k[pid] = k + 1
-                        u = 0.5 if deterministic else prefixed_uniform(kp[S_RELEASE_GAP, 0], p_k[pid])
+                                    _request_refresh(a, P[P_MIGRATION], now, out, ai, st, procs, heap)
+                            pr[ri + R_K] = k + 1
+                        u = 0.5 if deterministic else prefixed_uniform(kp[S_RELEASE_GAP, 0], pr[ri + R_K])
                         gap = arrival_gap(u, rate, deterministic)
                         own_t = now + gap
-                        p_pc[pid] = 1
+                        pr[ri + R_PC] = 1
                         waiting = True
 
                     elif kind == K_FAULTS:
@@ -914,19 +880,19 @@ def _advance(P, Q, kp, max_events, horizon, months, usd, out, adapters, d_size, 
                             if rate <= 0.0:
                                 ended = True
                                 continue
-                            p_k[pid] = 0
+                            pr[ri + R_K] = 0
                         else:
-                            k = p_k[pid]
+                            k = pr[ri + R_K]
                             _spawn(K_INCIDENT, i, k, 0, 0.0, now, st, procs, heap)
-                            p_k[pid] = k + 1
-                        u = 0.5 if deterministic else prefixed_uniform(kp[S_INCIDENT_GAP, i], p_k[pid])
+                            pr[ri + R_K] = k + 1
+                        u = 0.5 if deterministic else prefixed_uniform(kp[S_INCIDENT_GAP, i], pr[ri + R_K])
                         gap = arrival_gap(u, rate, deterministic)
                         own_t = now + gap
-                        p_pc[pid] = 1
+                        pr[ri + R_PC] = 1
                         waiting = True
 
                     elif kind == K_INCIDENT:
-                        k = p_k[pid]
+                        k = pr[ri + R_K]
                         if pc == 0:
                             u = prefixed_uniform(kp[S_INCIDENT_SEVERITY, i], k)
                             severity = 0 if u < sev_cum0 else (1 if u < sev_cum1 else 2)
@@ -935,27 +901,27 @@ def _advance(P, Q, kp, max_events, horizon, months, usd, out, adapters, d_size, 
                             after = prefixed_uniform(kp[S_INCIDENT_AFTER_HOURS, i], k) < P[P_AFTER_SHARE]
                             premium = P[P_AFTER_MULT] if after else 1.0
                             out[M_INCIDENTS] += 1.0
-                            p_a[pid] = severity
-                            p_f[pid, F_A] = now  # started
-                            p_f[pid, F_B] = mttr
-                            p_f[pid, F_C] = premium
+                            pr[ri + R_A] = severity
+                            pf[fi + F_A] = now  # started
+                            pf[fi + F_B] = mttr
+                            pf[fi + F_C] = premium
                             if team_serving:
-                                p_pc[pid] = 1
+                                pr[ri + R_PC] = 1
                                 if mttr > 0.0:
                                     _start_work(pid, mttr, mttr / 24.0, INCIDENT_PRIORITY, ACT_ONCALL, premium, 1, procs)
                                 continue
-                            p_pc[pid] = 2
+                            pr[ri + R_PC] = 2
                             if mttr > 0.0:
                                 own_t = now + mttr / 24.0
                                 waiting = True
                             continue
-                        severity = p_a[pid]
+                        severity = pr[ri + R_A]
                         fraction = P[P_SEV_DOWN0 + severity]
                         if pc == 1:
-                            outage = (now - p_f[pid, F_A]) * 24.0
+                            outage = (now - pf[fi + F_A]) * 24.0
                         else:
-                            outage = p_f[pid, F_B]
-                            _book(usd, now, C_LABOR_ONCALL, P[P_ESCALATION] * engineer_rate * p_f[pid, F_C])
+                            outage = pf[fi + F_B]
+                            _book(usd, now, C_LABOR_ONCALL, P[P_ESCALATION] * engineer_rate * pf[fi + F_C])
                             out[M_ENG_HOURS_ONCALL] += P[P_ESCALATION]
                             sla_down[month_of(now, months)] += outage * fraction
                         out[M_DOWNTIME_HOURS] += outage * fraction
@@ -966,7 +932,7 @@ def _advance(P, Q, kp, max_events, horizon, months, usd, out, adapters, d_size, 
                         if not sla_applies:
                             ended = True
                             continue
-                        month = p_k[pid]
+                        month = pr[ri + R_K]
                         if pc == 1:
                             allowed = (1.0 - P[P_SLA_UPTIME]) * _DPM * 24.0
                             if sla_down[month] > allowed:
@@ -977,73 +943,73 @@ def _advance(P, Q, kp, max_events, horizon, months, usd, out, adapters, d_size, 
                                     usd[year, C_SLA_CREDIT] += credit
                                 out[M_SLA_BREACHES] += 1.0
                             month += 1
-                            p_k[pid] = month
+                            pr[ri + R_K] = month
                         if month >= months - 1:
                             ended = True
                             continue
                         own_t = now + ((month + 1) * _DPM - now)
-                        p_pc[pid] = 1
+                        pr[ri + R_PC] = 1
                         waiting = True
 
                     else:  # K_REFRESH: the pipeline of adapter i
                         if pc == 0:  # data preparation (+ migration hours)
-                            n = a_refreshes[i]
-                            a_refreshes[i] += 1
-                            hours = _event(kp[S_DATA_PREP, i], n, Q[Q_PREP_FAM], P[P_PREP_MEAN], P[P_PREP_CV], shape, 1) + p_f[pid, F_A]
-                            p_pc[pid] = 1
+                            n = ai[i * NAI + AD_REFRESHES]
+                            ai[i * NAI + AD_REFRESHES] += 1
+                            hours = _event(kp[S_DATA_PREP, i], n, Q[Q_PREP_FAM], P[P_PREP_MEAN], P[P_PREP_CV], shape, 1) + pf[fi + F_A]
+                            pr[ri + R_PC] = 1
                             if hours > 0.0:
                                 _start_work(pid, hours, hours / P[P_ENG_HPD], PIPELINE_PRIORITY, ACT_PIPELINE, 1.0, 1, procs)
                         elif pc == 1:  # one training attempt
-                            k = a_train[i]
-                            a_train[i] += 1
+                            k = ai[i * NAI + AD_TRAIN]
+                            ai[i * NAI + AD_TRAIN] += 1
                             out[M_TRAINING_RUNS] += 1.0
                             fails = prefixed_uniform(kp[S_TRAIN_FAIL, i], k) < P[P_TRAIN_FAIL]
-                            p_a[pid] = 1 if fails else 0
+                            pr[ri + R_A] = 1 if fails else 0
                             if Q[Q_TRAIN_OWNER] == TEAM:
                                 work = _event(kp[S_TRAIN_WORK, i], k, Q[Q_TRAIN_FAM], P[P_TRAIN_MEAN], P[P_TRAIN_CV], shape, 2)
-                                p_f[pid, F_B] = work * prefixed_uniform(kp[S_TRAIN_FAIL_POINT, i], k) if fails else work  # target
-                                p_f[pid, F_C] = 0.0  # done
-                                p_pc[pid] = 2
+                                pf[fi + F_B] = work * prefixed_uniform(kp[S_TRAIN_FAIL_POINT, i], k) if fails else work  # target
+                                pf[fi + F_C] = 0.0  # done
+                                pr[ri + R_PC] = 2
                             else:
                                 turnaround = _event(kp[S_VENDOR_TURNAROUND, i], k, Q[Q_TURN_FAM], P[P_TURN_MEAN], P[P_TURN_CV], shape, 3)
-                                p_pc[pid] = 6
+                                pr[ri + R_PC] = 6
                                 if turnaround > 0.0:
                                     own_t = now + turnaround
                                     waiting = True
                         elif pc == 2:  # ask for a GPU, or end the attempt
-                            if p_f[pid, F_C] < p_f[pid, F_B]:
-                                granted, gq_tail = _gpu_acquire(pid, now, n_gpus, gpu_busy, gpu_mon, p_k, gq_pid, gq_asked, gq_tail)
+                            if pf[fi + F_C] < pf[fi + F_B]:
+                                granted, gq_tail = _gpu_acquire(pid, now, n_gpus, gpu_busy, gpu_mon, pr, gq_pid, gq_asked, gq_tail)
                                 if granted:
                                     own_t = now
-                                p_pc[pid] = 3
+                                pr[ri + R_PC] = 3
                                 waiting = True
-                            elif p_a[pid] == 1:
+                            elif pr[ri + R_A] == 1:
                                 out[M_TRAINING_FAILURES] += 1.0
-                                p_pc[pid] = 1
+                                pr[ri + R_PC] = 1
                             else:
-                                p_pc[pid] = 7
+                                pr[ri + R_PC] = 7
                         elif pc == 3:  # got GPU p_k: run a segment
-                            gpu = p_k[pid]
-                            remaining = p_f[pid, F_B] - p_f[pid, F_C]
+                            gpu = pr[ri + R_K]
+                            remaining = pf[fi + F_B] - pf[fi + F_C]
                             preempt_after = math.inf
                             if gpu >= n_reserved and spot:
                                 rate = P[P_SPOT_RATE]
-                                u = prefixed_uniform(kp[S_SPOT_PREEMPT, i], a_spot[i])
-                                a_spot[i] += 1
+                                u = prefixed_uniform(kp[S_SPOT_PREEMPT, i], ai[i * NAI + AD_SPOT])
+                                ai[i * NAI + AD_SPOT] += 1
                                 if rate > 0.0:
                                     preempt_after = exponential_time(u, rate)
                             if preempt_after < remaining:
-                                p_f[pid, F_D] = preempt_after
-                                p_pc[pid] = 4
+                                pf[fi + F_D] = preempt_after
+                                pr[ri + R_PC] = 4
                                 own_t = now + preempt_after / 24.0
                             else:
-                                p_f[pid, F_D] = remaining
-                                p_pc[pid] = 5
+                                pf[fi + F_D] = remaining
+                                pr[ri + R_PC] = 5
                                 own_t = now + remaining / 24.0
                             waiting = True
                         elif pc == 4 or pc == 5 or pc == 11:  # release a GPU after F_D hours (training or evaluation)
-                            gpu = p_k[pid]
-                            used = p_f[pid, F_D]
+                            gpu = pr[ri + R_K]
+                            used = pf[fi + F_D]
                             if gpu >= n_reserved:
                                 price = P[P_GPU_SPOT] if spot else P[P_GPU_ON_DEMAND]
                                 _book(usd, now, C_GPU_TRAINING, used * price)
@@ -1055,73 +1021,73 @@ def _advance(P, Q, kp, max_events, horizon, months, usd, out, adapters, d_size, 
                                 _monitor(gpu_mon, now, 0.0, -1.0)
                                 gpu_mon[MWT] += now - asked
                                 gpu_mon[MS] += 1.0
-                                p_k[nxt] = gpu
-                                _push(ht, hk, hl, st, now, NORMAL, nxt, p_ver[nxt], H_RESUME)
+                                pr[nxt * NPR + R_K] = gpu
+                                _push(ht, hk, hl, st, now, NORMAL, nxt, pr[nxt * NPR + R_VER], H_RESUME)
                             else:
                                 _monitor(gpu_mon, now, -1.0, 0.0)
                                 gpu_busy[gpu] = False
                             if pc == 4:
                                 ckpt = P[P_CKPT_HOURS]
-                                p_f[pid, F_C] = math.floor((p_f[pid, F_C] + used) / ckpt) * ckpt
+                                pf[fi + F_C] = math.floor((pf[fi + F_C] + used) / ckpt) * ckpt
                                 out[M_SPOT_PREEMPTIONS] += 1.0
-                                p_pc[pid] = 2
+                                pr[ri + R_PC] = 2
                             elif pc == 5:
-                                p_f[pid, F_C] = p_f[pid, F_B]
-                                p_pc[pid] = 2
+                                pf[fi + F_C] = pf[fi + F_B]
+                                pr[ri + R_PC] = 2
                             else:
-                                p_pc[pid] = 12
+                                pr[ri + R_PC] = 12
                         elif pc == 6:  # vendor job done
-                            if prefixed_uniform(kp[S_TRAIN_FAIL, i], a_train[i] - 1) < P[P_TRAIN_FAIL]:
+                            if prefixed_uniform(kp[S_TRAIN_FAIL, i], ai[i * NAI + AD_TRAIN] - 1) < P[P_TRAIN_FAIL]:
                                 out[M_TRAINING_FAILURES] += 1.0
-                                p_pc[pid] = 1
+                                pr[ri + R_PC] = 1
                             else:
                                 _book(usd, now, C_VENDOR_TRAINING, P[P_TRAIN_TOKENS] * P[P_VENDOR_TRAIN_USD])
-                                p_pc[pid] = 7
+                                pr[ri + R_PC] = 7
                         elif pc == 7:  # trained: checkpoint, then evaluate
-                            if a_checkpoints[i] < Q[Q_RETENTION] and P[P_CKPT_GB] > 0.0:
-                                a_checkpoints[i] += 1
+                            if ai[i * NAI + AD_CHECKPOINTS] < Q[Q_RETENTION] and P[P_CKPT_GB] > 0.0:
+                                ai[i * NAI + AD_CHECKPOINTS] += 1
                                 accrue(usd, storage_since, now, storage_gb * P[P_STORAGE] / _DPM, C_STORAGE)
                                 storage_since = now
                                 storage_gb += P[P_CKPT_GB]
-                            k = a_evals[i]
-                            a_evals[i] += 1
-                            p_a[pid] = k
+                            k = ai[i * NAI + AD_EVALS]
+                            ai[i * NAI + AD_EVALS] += 1
+                            pr[ri + R_A] = k
                             gpu_hours = _event(kp[S_EVAL_GPU, i], k, Q[Q_EVAL_GPU_FAM], P[P_EVAL_GPU_MEAN], P[P_EVAL_GPU_CV], shape, 4)
-                            p_f[pid, F_D] = gpu_hours
+                            pf[fi + F_D] = gpu_hours
                             if gpu_hours > 0.0:
-                                granted, gq_tail = _gpu_acquire(pid, now, n_gpus, gpu_busy, gpu_mon, p_k, gq_pid, gq_asked, gq_tail)
+                                granted, gq_tail = _gpu_acquire(pid, now, n_gpus, gpu_busy, gpu_mon, pr, gq_pid, gq_asked, gq_tail)
                                 if granted:
                                     own_t = now
-                                p_pc[pid] = 10
+                                pr[ri + R_PC] = 10
                                 waiting = True
                             else:
-                                p_pc[pid] = 12
+                                pr[ri + R_PC] = 12
                         elif pc == 10:  # evaluation GPU granted
-                            own_t = now + p_f[pid, F_D] / 24.0
-                            p_pc[pid] = 11
+                            own_t = now + pf[fi + F_D] / 24.0
+                            pr[ri + R_PC] = 11
                             waiting = True
                         elif pc == 12:  # evaluation engineer hours
-                            k = p_a[pid]
+                            k = pr[ri + R_A]
                             hours = _event(kp[S_EVAL_HOURS, i], k, Q[Q_EVAL_HOURS_FAM], P[P_EVAL_HOURS_MEAN], P[P_EVAL_HOURS_CV], shape, 5)
-                            p_pc[pid] = 13
+                            pr[ri + R_PC] = 13
                             if hours > 0.0:
                                 _start_work(pid, hours, hours / P[P_ENG_HPD], PIPELINE_PRIORITY, ACT_PIPELINE, 1.0, 13, procs)
                         elif pc == 13:  # evaluation verdict
                             _book(usd, now, C_VENDOR_INFERENCE, P[P_EVAL_VENDOR_USD])
-                            if prefixed_uniform(kp[S_EVAL_FAIL, i], p_a[pid]) < P[P_EVAL_FAIL]:
+                            if prefixed_uniform(kp[S_EVAL_FAIL, i], pr[ri + R_A]) < P[P_EVAL_FAIL]:
                                 out[M_EVAL_FAILURES] += 1.0
-                                p_pc[pid] = 1
+                                pr[ri + R_PC] = 1
                             else:
-                                p_pc[pid] = 20 if a_regulated[i] else 30
+                                pr[ri + R_PC] = 20 if ai[i * NAI + AD_REGULATED] else 30
                         elif pc == 20:  # compliance review
-                            k = a_reviews[i]
-                            a_reviews[i] += 1
+                            k = ai[i * NAI + AD_REVIEWS]
+                            ai[i * NAI + AD_REVIEWS] += 1
                             hours = _event(kp[S_REVIEW_HOURS, i], k, Q[Q_REVIEW_FAM], P[P_REVIEW_MEAN], P[P_REVIEW_CV], shape, 8)
                             if hours <= 0.0:
-                                p_pc[pid] = 30
+                                pr[ri + R_PC] = 30
                             else:
-                                p_a[pid] = k
-                                p_f[pid, F_D] = hours
+                                pr[ri + R_A] = k
+                                pf[fi + F_D] = hours
                                 if reviewers_idle > 0:
                                     reviewers_idle -= 1
                                     _monitor(rev_mon, now, 1.0, 0.0)
@@ -1133,11 +1099,11 @@ def _advance(P, Q, kp, max_events, horizon, months, usd, out, adapters, d_size, 
                                     rq_pid[rq_tail] = pid
                                     rq_asked[rq_tail] = now
                                     rq_tail += 1
-                                p_pc[pid] = 21
+                                pr[ri + R_PC] = 21
                                 waiting = True
                         elif pc == 21:  # reviewer granted
-                            own_t = now + p_f[pid, F_D] / P[P_REV_HPD]
-                            p_pc[pid] = 22
+                            own_t = now + pf[fi + F_D] / P[P_REV_HPD]
+                            pr[ri + R_PC] = 22
                             waiting = True
                         elif pc == 22:  # review done
                             if rq_tail > rq_head:
@@ -1147,49 +1113,49 @@ def _advance(P, Q, kp, max_events, horizon, months, usd, out, adapters, d_size, 
                                 _monitor(rev_mon, now, 0.0, -1.0)
                                 rev_mon[MWT] += now - asked
                                 rev_mon[MS] += 1.0
-                                _push(ht, hk, hl, st, now, NORMAL, nxt, p_ver[nxt], H_RESUME)
+                                _push(ht, hk, hl, st, now, NORMAL, nxt, pr[nxt * NPR + R_VER], H_RESUME)
                             else:
                                 _monitor(rev_mon, now, -1.0, 0.0)
                                 reviewers_idle += 1
-                            _book(usd, now, C_LABOR_COMPLIANCE, p_f[pid, F_D] * reviewer_rate)
-                            k = p_a[pid]
+                            _book(usd, now, C_LABOR_COMPLIANCE, pf[fi + F_D] * reviewer_rate)
+                            k = pr[ri + R_A]
                             if prefixed_uniform(kp[S_REVIEW_REJECT, i], k) >= P[P_REJECT]:
-                                p_pc[pid] = 30
+                                pr[ri + R_PC] = 30
                             else:
                                 out[M_REJECTIONS] += 1.0
                                 rework = _event(kp[S_REWORK_HOURS, i], k, Q[Q_REWORK_FAM], P[P_REWORK_MEAN], P[P_REWORK_CV], shape, 9)
-                                p_pc[pid] = 20
+                                pr[ri + R_PC] = 20
                                 if rework > 0.0:
                                     _start_work(pid, rework, rework / P[P_ENG_HPD], PIPELINE_PRIORITY, ACT_PIPELINE, 1.0, 20, procs)
                         elif pc == 30:  # promotion
-                            k = a_promo_k[i]
-                            a_promo_k[i] += 1
+                            k = ai[i * NAI + AD_PROMO_K]
+                            ai[i * NAI + AD_PROMO_K] += 1
                             if prefixed_uniform(kp[S_ROLLOUT_BAD, i], k) < P[P_BAD_ROLLOUT]:
                                 out[M_ROLLBACKS] += 1.0
                                 hours = _event(
                                     kp[S_ROLLBACK_HOURS, i], k, Q[Q_ROLLBACK_FAM], P[P_ROLLBACK_MEAN], P[P_ROLLBACK_CV], shape, 10
                                 )
-                                p_f[pid, F_E] = now  # started
-                                p_pc[pid] = 31
+                                pf[fi + F_E] = now  # started
+                                pr[ri + R_PC] = 31
                                 if hours > 0.0:
                                     _start_work(pid, hours, hours / 24.0, INCIDENT_PRIORITY, ACT_ONCALL, 1.0, 31, procs)
                             else:
-                                a_promotions[i] += 1
-                                a_in_flight[i] = False
-                                _set_deficit(i, 0.0, now, a_deficit, a_since, out, usd, P[P_STALE_USD])
+                                ai[i * NAI + AD_PROMOTIONS] += 1
+                                ai[i * NAI + AD_IN_FLIGHT] = False
+                                _set_deficit(i, 0.0, now, af, out, usd, P[P_STALE_USD])
                                 out[M_COMPLETED] += 1.0
                                 ended = True
                         else:  # pc == 31: rollback done
-                            outage = (now - p_f[pid, F_E]) * 24.0
+                            outage = (now - pf[fi + F_E]) * 24.0
                             fraction = P[P_SEV_DOWN1]
                             out[M_DOWNTIME_HOURS] += outage * fraction
                             _book(usd, now, C_DOWNTIME, outage * fraction * P[P_DOWN_USD] * 1)
-                            a_in_flight[i] = False
-                            _request_refresh(i, 0.0, now, out, a_in_flight, st, procs, heap)  # reason: rollback
+                            ai[i * NAI + AD_IN_FLIGHT] = False
+                            _request_refresh(i, 0.0, now, out, ai, st, procs, heap)  # reason: rollback
                             ended = True
                     how = H_CONTINUE
                 if ended:
-                    p_ver[pid] += 1  # any event still pending for this id is stale from now on
+                    pr[ri + R_VER] += 1  # any event still pending for this id is stale from now on
                     free_ids[st[ST_NFREE]] = pid
                     st[ST_NFREE] += 1
                 if ended or own_t < 0.0:
@@ -1211,7 +1177,7 @@ def _advance(P, Q, kp, max_events, horizon, months, usd, out, adapters, d_size, 
                     how = H_RESUME
                     events += 1
                     continue
-                _push(ht, hk, hl, st, own_t, NORMAL, pid, p_ver[pid], H_RESUME)
+                _push(ht, hk, hl, st, own_t, NORMAL, pid, pr[ri + R_VER], H_RESUME)
                 break
         if events >= max_events:
             status = ADVANCE_TRUNCATED
@@ -1248,23 +1214,13 @@ def _replication(P, Q, seed, rep, years, max_events, usd, out):
     kp = key_prefixes(seed, rep, N_STREAMS, max(n_adapters, 1))
 
     # adapters
-    a_deficit = np.zeros(n_adapters)
-    a_since = np.zeros(n_adapters)
-    a_promotions = np.zeros(n_adapters, np.int64)
-    a_in_flight = np.zeros(n_adapters, np.bool_)
-    a_checkpoints = np.zeros(n_adapters, np.int64)
-    a_refreshes = np.zeros(n_adapters, np.int64)
-    a_train = np.zeros(n_adapters, np.int64)
-    a_spot = np.zeros(n_adapters, np.int64)
-    a_evals = np.zeros(n_adapters, np.int64)
-    a_reviews = np.zeros(n_adapters, np.int64)
-    a_promo_k = np.zeros(n_adapters, np.int64)
-    a_regulated = np.zeros(n_adapters, np.bool_)
+    ai = np.zeros(n_adapters * NAI, np.int64)
+    af = np.zeros(n_adapters * NAF)
     for i in range(n_adapters):
-        a_regulated[i] = prefixed_uniform(kp[S_REGULATED, i], 0) < P[P_REGULATED]
+        ai[i * NAI + AD_REGULATED] = prefixed_uniform(kp[S_REGULATED, i], 0) < P[P_REGULATED]
     regulated_any = False
     for i in range(n_adapters):
-        regulated_any = regulated_any or a_regulated[i]
+        regulated_any = regulated_any or ai[i * NAI + AD_REGULATED] != 0
 
     # deployments
     if Q[Q_SERVE_MODE] == SHARED:
@@ -1294,20 +1250,8 @@ def _replication(P, Q, seed, rep, years, max_events, usd, out):
 
     # processes
     cap = 16 + 4 * n_adapters + 2 * n_deploy
-    p_kind = np.zeros(cap, np.int64)
-    p_pc = np.zeros(cap, np.int64)
-    p_ent = np.zeros(cap, np.int64)
-    p_ver = np.zeros(cap, np.int64)
-    p_k = np.zeros(cap, np.int64)
-    p_a = np.zeros(cap, np.int64)
-    p_f = np.zeros((cap, NF))
-    p_w = np.zeros((cap, NW))
-    p_in_work = np.zeros(cap, np.bool_)
-    p_wstate = np.zeros(cap, np.int64)
-    p_wret = np.zeros(cap, np.int64)
-    p_wact = np.zeros(cap, np.int64)
-    p_wprio = np.zeros(cap, np.int64)
-    p_worder = np.zeros(cap, np.int64)
+    pr = np.zeros(cap * NPR, np.int64)  # integer slots, NPR per process
+    pf = np.zeros(cap * NPF)  # float slots, NPF per process
     free_ids = np.empty(cap, np.int64)
     n_free = 0
     n_procs = 0
@@ -1366,11 +1310,11 @@ def _replication(P, Q, seed, rep, years, max_events, usd, out):
             ent = 0
         pid = n_procs
         n_procs += 1
-        p_kind[pid] = kind
-        p_ent[pid] = ent
-        p_pc[pid] = 0
-        p_k[pid] = 0
-        _heap_push(ht, hk, hl, hn, 0.0, URGENT, seq, pid, p_ver[pid], H_START)
+        pr[pid * NPR + R_KIND] = kind
+        pr[pid * NPR + R_ENT] = ent
+        pr[pid * NPR + R_PC] = 0
+        pr[pid * NPR + R_K] = 0
+        _heap_push(ht, hk, hl, hn, 0.0, URGENT, seq, pid, pr[pid * NPR + R_VER], H_START)
         hn += 1
         seq += 1
 
@@ -1378,23 +1322,10 @@ def _replication(P, Q, seed, rep, years, max_events, usd, out):
         [hn, seq, n_procs, n_free, gq_head, gq_tail, rq_head, rq_tail, reviewers_idle, n_users, n_ewait, eng_arrivals, 0], np.int64
     )
     sf = np.array([now, storage_gb, storage_since])
-    adapters = (
-        a_deficit,
-        a_since,
-        a_promotions,
-        a_in_flight,
-        a_checkpoints,
-        a_refreshes,
-        a_train,
-        a_spot,
-        a_evals,
-        a_reviews,
-        a_promo_k,
-        a_regulated,
-    )
+    adapters = (ai, af)
     while True:
         # (re)bundled each time: growth below re-binds some of the arrays
-        procs = (p_kind, p_pc, p_ent, p_ver, p_k, p_a, p_f, p_w, p_in_work, p_wstate, p_wret, p_wact, p_wprio, p_worder, free_ids)
+        procs = (pr, pf, free_ids)
         heap = (ht, hk, hl)
         pools = (
             gpu_busy,
@@ -1446,25 +1377,13 @@ def _replication(P, Q, seed, rep, years, max_events, usd, out):
         rq_pid[:live] = rq_pid[rq_head:rq_tail].copy()
         rq_asked[:live] = rq_asked[rq_head:rq_tail].copy()
         st[6], st[7] = 0, live
-        cap = p_kind.shape[0]
+        cap = free_ids.shape[0]
         if n_procs + n_adapters + 4 >= cap or n_free + 1 >= free_ids.shape[0] or hn + 2 * n_adapters + 8 >= ht.shape[0]:
             new_cap = 2 * (cap + n_adapters)
-            p_kind = _grow_f(p_kind, new_cap)
-            p_pc = _grow_f(p_pc, new_cap)
-            p_ent = _grow_f(p_ent, new_cap)
-            old = p_ver
-            p_ver = np.zeros(new_cap, np.int64)
-            p_ver[: old.shape[0]] = old
-            p_k = _grow_f(p_k, new_cap)
-            p_a = _grow_f(p_a, new_cap)
-            p_f = _grow_f2(p_f, new_cap)
-            p_w = _grow_f2(p_w, new_cap)
-            p_in_work = _grow_f(p_in_work, new_cap)
-            p_wstate = _grow_f(p_wstate, new_cap)
-            p_wret = _grow_f(p_wret, new_cap)
-            p_wact = _grow_f(p_wact, new_cap)
-            p_wprio = _grow_f(p_wprio, new_cap)
-            p_worder = _grow_f(p_worder, new_cap)
+            old = pr
+            pr = np.zeros(new_cap * NPR, np.int64)  # new processes start at version 0
+            pr[: old.shape[0]] = old
+            pf = _grow_f(pf, new_cap * NPF)
             free_ids = _grow_f(free_ids, new_cap)
             ew_pid = _grow_f(ew_pid, new_cap)
             ew_prio = _grow_f(ew_prio, new_cap)
@@ -1487,7 +1406,7 @@ def _replication(P, Q, seed, rep, years, max_events, usd, out):
     end = min(now, horizon) if truncated else horizon
     # close: staleness, storage, last SLA month, fixed costs, monitors
     for a in range(n_adapters):
-        _set_deficit(a, a_deficit[a], end, a_deficit, a_since, out, usd, P[P_STALE_USD])
+        _set_deficit(a, af[a * NAF + AD_DEFICIT], end, af, out, usd, P[P_STALE_USD])
     accrue(usd, storage_since, end, storage_gb * P[P_STORAGE] / _DPM, C_STORAGE)
     if sla_applies:
         month = months - 1
@@ -1531,7 +1450,7 @@ def _replication(P, Q, seed, rep, years, max_events, usd, out):
     _monitor_summary(rev_mon, end, n_reviewers, out, M_REVIEW_UTIL, -1, M_REVIEW_BACKLOG, M_REVIEW_WAIT, M_UNSTABLE_REVIEW, 1.0)
     in_flight = 0
     for a in range(n_adapters):
-        if a_in_flight[a]:
+        if ai[a * NAI + AD_IN_FLIGHT]:
             in_flight += 1
     out[M_IN_FLIGHT] = in_flight
     out[M_TRUNCATED] = 1.0 if truncated else 0.0

@@ -1,26 +1,29 @@
 """Engine benchmarks: ratios measured side by side in one run (absolute seconds on a
 shared machine are not comparable between runs; ratios are).
 
-    python benchmarks/bench_engines.py            # about two minutes, most of it the cold compile
+    python benchmarks/bench_engines.py            # about three minutes, half of it the cold compile
 
 Rows:
   kernel vs SimPy           per replication, single thread, default scenario
-  kernel vs variate floor   kernel time / time to draw the same keyed random variates alone
+  kernel vs variate floor   kernel time / time to draw the same keyed random variates alone,
+                            the way the kernel draws them (these three timed in turn, best of 5)
   2 threads vs 1            kernel speed-up
   cold compile vs warm      first run on an empty numba cache / the same run with a warm cache
-  slope vs horizon          log-log slope of kernel time against horizon_years
-  slope vs adapters         log-log slope of kernel time against scenario.adapters
+  slope vs horizon          log-log slope of kernel time per replication against horizon_years
+  slope vs adapters         log-log slope of kernel time per replication against scenario.adapters
   default lora-tco          wall time of the default command (3 models x 10,000 x 5 years), warm
 """
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 
 import numba
 import numpy as np
@@ -40,12 +43,19 @@ def plain(*overrides: str) -> dict:
 
 def best_of(fn, repeat: int = 3) -> float:
     """Fastest of ``repeat`` timings: the least disturbed by other load."""
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+    return interleaved_best([fn], repeat)[0]
+
+
+def interleaved_best(fns, rounds: int = 5) -> list[float]:
+    """Fastest timing of each function over ``rounds`` rounds that run them in turn, so a
+    slow spell of a shared machine falls on all of them, not on one."""
+    best = [math.inf] * len(fns)
+    for _ in range(rounds):
+        for j, fn in enumerate(fns):
+            start = time.perf_counter()
+            fn()
+            best[j] = min(best[j], time.perf_counter() - start)
+    return best
 
 
 def kernel_seconds(cfg: dict, threads: int = 1) -> float:
@@ -59,11 +69,16 @@ def kernel_seconds(cfg: dict, threads: int = 1) -> float:
         numba.set_num_threads(previous)
 
 
-def simpy_seconds_and_draws(cfg: dict) -> tuple[float, Counter]:
-    """SimPy time over every (model, replication) (best of 3), and the keyed draws it made, by kind."""
+def simpy_run_and_draws(cfg: dict) -> tuple[Callable[[], None], Counter]:
+    """A function running every (model, replication) on SimPy, and the keyed draws it makes, by kind."""
     run = compile_config(cfg)
     draws: Counter = Counter()
     uniform, event = Replication.uniform, Replication.event
+
+    def run_all() -> None:
+        for m in range(run.n_models):
+            for row in range(run.replications.shape[0]):
+                Replication(run, row, m).run_to_horizon()
 
     def counting_uniform(self, *args):
         draws["uniform"] += 1
@@ -74,20 +89,12 @@ def simpy_seconds_and_draws(cfg: dict) -> tuple[float, Counter]:
             draws[dist.family] += 1
         return event(self, stream, entity, occurrence, dist)
 
-    def run_all() -> None:
-        for m in range(run.n_models):
-            for row in range(run.replications.shape[0]):
-                Replication(run, row, m).run_to_horizon()
-
-    seconds = best_of(run_all)  # best of 3, as the kernel is timed
     Replication.uniform, Replication.event = counting_uniform, counting_event
     try:
-        for m in range(run.n_models):
-            for row in range(run.replications.shape[0]):
-                Replication(run, row, m).run_to_horizon()
+        run_all()
     finally:
         Replication.uniform, Replication.event = uniform, event
-    return seconds, draws
+    return run_all, draws
 
 
 @njit(cache=True)
@@ -127,26 +134,27 @@ def main() -> None:
     rows: list[tuple[str, str, str]] = []
     machine = f"{os.cpu_count()} cores, numba {numba.__version__}, {sys.platform}"
 
-    # kernel vs SimPy, single thread, default scenario (3 models x 5 years)
+    # kernel vs SimPy vs the variate floor, single thread, default scenario (3 models x 5 years):
+    # timed in turn, best of 5 rounds each
     simpy_reps, kernel_reps = 20, 2000
-    simpy_s, draws = simpy_seconds_and_draws(plain(f"replications={simpy_reps}", "engine=simpy"))
-    per_simpy = simpy_s / (3 * simpy_reps)
-    kernel_s = kernel_seconds(plain(f"replications={kernel_reps}"))
-    per_kernel = kernel_s / (3 * kernel_reps)
-    detail = f"{per_kernel * 1e6:,.0f} us vs {per_simpy * 1e6:,.0f} us per replication"
-    rows.append(("kernel vs SimPy (1 thread)", f"{per_simpy / per_kernel:,.0f}x", detail))
-
-    # the variate floor: the same number of keyed draws of each kind, per replication
+    simpy_run, draws = simpy_run_and_draws(plain(f"replications={simpy_reps}", "engine=simpy"))
+    kernel_run = compile_config(plain(f"replications={kernel_reps}"))
+    # the variate floor: per replication, as many keyed draws of each kind as the simulation makes
     per_rep = {k: round(v / (3 * simpy_reps)) for k, v in draws.items()}
-    n = 3 * kernel_reps
     adapters = int(plain()["scenario"]["adapters"])
     kinds = ("uniform", LOGNORMAL, EXPONENTIAL, UNIFORM)
-    args = (np.uint64(1), n, adapters, *(per_rep.get(kind, 0) for kind in kinds))
+    args = (np.uint64(1), 3 * kernel_reps, adapters, *(per_rep.get(kind, 0) for kind in kinds))
     previous = numba.get_num_threads()
     numba.set_num_threads(1)
-    _draw_floor(*args)
-    floor_s = best_of(lambda: _draw_floor(*args))
-    numba.set_num_threads(previous)
+    try:
+        run_kernel(kernel_run)  # compiled / loaded from cache
+        _draw_floor(*args)
+        simpy_s, kernel_s, floor_s = interleaved_best([simpy_run, lambda: run_kernel(kernel_run), lambda: _draw_floor(*args)])
+    finally:
+        numba.set_num_threads(previous)
+    per_simpy, per_kernel = simpy_s / (3 * simpy_reps), kernel_s / (3 * kernel_reps)
+    detail = f"{per_kernel * 1e6:,.0f} us vs {per_simpy * 1e6:,.0f} us per replication"
+    rows.append(("kernel vs SimPy (1 thread)", f"{per_simpy / per_kernel:,.0f}x", detail))
     counts = ", ".join(f"{k if isinstance(k, str) else ['', 'exp', 'lognormal', 'uniform'][k]} {v}" for k, v in per_rep.items())
     rows.append(("kernel vs variate floor", f"{kernel_s / floor_s:.2f}x", f"draws per replication: {counts}"))
 
@@ -163,12 +171,15 @@ def main() -> None:
     warm = command_seconds(small, env)
     rows.append(("cold compile vs warm start", f"{cold / warm:.1f}x", f"{cold:.1f} s vs {warm:.1f} s (whole command, 50 replications)"))
 
-    # growth with horizon and adapters (log-log slopes)
+    # growth with horizon and adapters (log-log slopes of the time per replication); smaller
+    # cases run more replications, so per-call overheads do not flatten the slope
     horizons = [2, 8, 32, 128]
-    times_h = [kernel_seconds(plain("replications=200", f"horizon_years={h}")) for h in horizons]
+    reps_h = [100 * 128 // h for h in horizons]
+    times_h = [kernel_seconds(plain(f"replications={r}", f"horizon_years={h}")) / r for h, r in zip(horizons, reps_h, strict=True)]
     rows.append(("slope vs horizon", f"{slope(horizons, times_h):.2f}", f"horizon {horizons} years"))
     adapters = [5, 20, 80, 320]
-    times_a = [kernel_seconds(plain("replications=200", f"scenario.adapters={a}")) for a in adapters]
+    reps_a = [100 * 320 // a for a in adapters]
+    times_a = [kernel_seconds(plain(f"replications={r}", f"scenario.adapters={a}")) / r for a, r in zip(adapters, reps_a, strict=True)]
     rows.append(("slope vs adapters", f"{slope(adapters, times_a):.2f}", f"adapters {adapters}"))
 
     # the default command, warm cache

@@ -988,7 +988,7 @@ def _advance(P, Q, kp, max_events, horizon, months, usd, out, adapters, d_size, 
                                 pr[ri + R_PC] = 1
                             else:
                                 pr[ri + R_PC] = 7
-                        elif pc == 3:  # got GPU p_k: run a segment
+                        elif pc == 3:  # got the GPU in slot R_K: run a segment
                             gpu = pr[ri + R_K]
                             remaining = pf[fi + F_B] - pf[fi + F_C]
                             preempt_after = math.inf

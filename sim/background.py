@@ -65,18 +65,24 @@ class Background:
         os.close(write)
         self._pid, self._read = pid, read
 
+    def wait(self) -> None:
+        """Wait until the work has ended (without raising): a caller that fails on its own
+        account calls this so that the child never outlives it."""
+        if self._pid is None:
+            return
+        with os.fdopen(self._read) as pipe:
+            data = pipe.read()
+        _, status = os.waitpid(self._pid, 0)
+        self._pid = None
+        try:
+            payload = json.loads(data)
+        except ValueError:
+            payload = {"error": f"the background process ended with status {os.waitstatus_to_exitcode(status)} and no result"}
+        self._value, self._error = payload.get("value"), payload.get("error")
+
     def result(self) -> Any:
         """Wait for the work and return its value; raise :class:`BackgroundError` if it failed."""
-        if self._pid is not None:
-            with os.fdopen(self._read) as pipe:
-                data = pipe.read()
-            _, status = os.waitpid(self._pid, 0)
-            self._pid = None
-            try:
-                payload = json.loads(data)
-            except ValueError:
-                payload = {"error": f"the background process ended with status {os.waitstatus_to_exitcode(status)} and no result"}
-            self._value, self._error = payload.get("value"), payload.get("error")
+        self.wait()
         if self._error is not None:
             raise BackgroundError(self._error)
         return self._value

@@ -14,6 +14,7 @@ from omegaconf import DictConfig
 from models.errors import ConfigError
 from models.schema import register_configs
 from sim import jobs
+from sim.background import Background
 from sim.config import load_config, normalize_overrides, validate
 from sim.results import Results, atomic_write
 from sim.runner import simulate
@@ -124,16 +125,21 @@ def _run(plain: dict, out: Path, multirun: bool) -> tuple[list[Path], str]:
         return run_study(plain, out, charts=plain["output"]["charts"])
     results = simulate(plain)
     output = plain["output"]
-    finish_charts = _start_charts(plain, results, out) if output["charts"] or output["deck"] else list
-    written = results.save(out)
-    totals = totals_table(results)
-    written.append(atomic_write(out / "totals.parquet", lambda p: totals.to_parquet(p, index=False)))
-    if len(results.model_names) > 1:
-        from sim.analysis import paired_comparison
+    background, finish_charts = _start_charts(plain, results, out) if output["charts"] or output["deck"] else (None, list)
+    try:
+        written = results.save(out)
+        totals = totals_table(results)
+        written.append(atomic_write(out / "totals.parquet", lambda p: totals.to_parquet(p, index=False)))
+        if len(results.model_names) > 1:
+            from sim.analysis import paired_comparison
 
-        table = paired_comparison(results)
-        written.append(atomic_write(out / "paired_comparison.csv", lambda p: table.to_csv(p, index=False)))
-    charts = finish_charts()
+            table = paired_comparison(results)
+            written.append(atomic_write(out / "paired_comparison.csv", lambda p: table.to_csv(p, index=False)))
+        charts = finish_charts()
+    except BaseException:
+        if background is not None:
+            background.wait()  # the chart child must not go on writing after this run failed
+        raise
     written += [f for chart in charts for f in chart.files]
     if output["excel"]:
         from sim.export import write_excel
@@ -152,12 +158,11 @@ def _run(plain: dict, out: Path, multirun: bool) -> tuple[list[Path], str]:
 _BACKGROUND_CHARTS = ("cost_by_year", "convergence", "year_in_the_life")
 
 
-def _start_charts(plain: dict, results: Results, out: Path) -> Callable[[], list]:
-    """Start the standard chart set; the returned function draws the rest and returns
-    every chart in the standard order. The year-in-the-life timeline traces replication 0
+def _start_charts(plain: dict, results: Results, out: Path) -> tuple[Background, Callable[[], list]]:
+    """Start the standard chart set: returns the background child, and a function that
+    draws the rest and returns every chart in the standard order. The year-in-the-life timeline traces replication 0
     of the first self-managed model (else the first model) on the SimPy engine."""
     from sim import plots
-    from sim.background import Background
 
     formats = plain["output"]["chart_formats"]
     if "png" not in formats and plain["output"]["deck"]:
@@ -181,7 +186,7 @@ def _start_charts(plain: dict, results: Results, out: Path) -> Callable[[], list
         charts = own + [plots.Chart.from_dict(d) for d in background.result()]
         return sorted(charts, key=lambda chart: plots.STANDARD_CHARTS.index(chart.name))
 
-    return finish
+    return background, finish
 
 
 _CONFIG_DIR_FLAGS = ("--config-dir", "-cd")

@@ -57,3 +57,19 @@ def test_without_fork_the_work_runs_in_place_at_once():
     assert job.result() == "done"
     with pytest.raises(BackgroundError, match="ZeroDivisionError"):
         Background(lambda: 1 / 0, fork=False).result()
+
+
+@needs_fork
+def test_wait_ends_the_child_without_raising_and_keeps_its_answer(tmp_path):
+    marker = tmp_path / "written-by-child"
+
+    def work():
+        marker.write_text("done")
+        raise OSError("disk full")
+
+    job = Background(work)
+    job.wait()  # a failing caller waits so the child never outlives it
+    assert marker.read_text() == "done"  # the child had finished when wait returned
+    job.wait()  # idempotent
+    with pytest.raises(BackgroundError, match="OSError: disk full"):
+        job.result()

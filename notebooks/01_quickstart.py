@@ -30,16 +30,16 @@
 # the sentences follow.
 
 # %%
-import io
 import os
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from IPython.display import Image, display
+from IPython.display import display
 
 from sim import analysis, load_config, plots, simulate
 from sim.labels import money
+from sim.plots import show
 
 # Small runs for the test suite (LORA_TCO_NOTEBOOK_SMALL=1), realistic ones otherwise.
 SMALL = os.environ.get("LORA_TCO_NOTEBOOK_SMALL") == "1"
@@ -50,14 +50,6 @@ pd.set_option("display.max_columns", 20)
 
 
 usd = money  # USD as a budget slide writes it: $1.25M, $340k
-
-
-def show(fig) -> None:
-    """Display a matplotlib figure as a PNG image, whatever the backend, and free it."""
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=72, bbox_inches="tight")
-    plt.close(fig)
-    display(Image(buffer.getvalue()))
 
 
 # %% [markdown]

@@ -31,15 +31,15 @@
 # exactly.
 
 # %%
-import io
 import os
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from IPython.display import Image, display
+from IPython.display import display
 
 from sim import load_config, plots, simulate, trace
+from sim.plots import show
 
 # Small runs for the test suite (LORA_TCO_NOTEBOOK_SMALL=1), realistic ones otherwise.
 SMALL = os.environ.get("LORA_TCO_NOTEBOOK_SMALL") == "1"
@@ -69,14 +69,6 @@ PIPELINE = [
     "rollback",
     "promoted",
 ]
-
-
-def show(fig) -> None:
-    """Display a matplotlib figure as a PNG image, whatever the backend, and free it."""
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=72, bbox_inches="tight")
-    plt.close(fig)
-    display(Image(buffer.getvalue()))
 
 
 def step_count(events: pd.DataFrame, up: list[str], down: list[str]) -> pd.Series:

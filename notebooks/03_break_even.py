@@ -28,14 +28,15 @@
 # curves are smooth even with few replications.
 
 # %%
-import io
 import os
 
 import matplotlib.pyplot as plt
 import pandas as pd
-from IPython.display import Image, display
+from IPython.display import display
 
 from sim import analysis, load_config, plots
+from sim.labels import number
+from sim.plots import show
 
 # Small runs for the test suite (LORA_TCO_NOTEBOOK_SMALL=1), realistic ones otherwise.
 SMALL = os.environ.get("LORA_TCO_NOTEBOOK_SMALL") == "1"
@@ -52,18 +53,6 @@ A, B = "self_managed_lora", "managed_finetune"  # the difference A - B along the
 
 pd.set_option("display.width", 160)
 pd.set_option("display.max_columns", 20)
-
-
-def show(fig) -> None:
-    """Display a matplotlib figure as a PNG image, whatever the backend, and free it."""
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=72, bbox_inches="tight")
-    plt.close(fig)
-    display(Image(buffer.getvalue()))
-
-
-def number(x: float) -> str:
-    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:,.3g}"
 
 
 # %% [markdown]

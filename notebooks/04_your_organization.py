@@ -30,7 +30,6 @@
 # beside `default.yaml`.
 
 # %%
-import io
 import os
 import re
 import shlex
@@ -43,13 +42,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import yaml
-from IPython.display import Image, display
+from IPython.display import display
 from omegaconf import OmegaConf
 
 from models.distributions import to_compact
 from sim import analysis, load_config, plots, simulate
 from sim.config import CONFIG_DIR
-from sim.labels import money
+from sim.labels import money, number
+from sim.plots import show
 
 # Small runs for the test suite (LORA_TCO_NOTEBOOK_SMALL=1), realistic ones otherwise.
 SMALL = os.environ.get("LORA_TCO_NOTEBOOK_SMALL") == "1"
@@ -68,21 +68,9 @@ pd.set_option("display.max_columns", 20)
 usd = money  # USD as a budget slide writes it: $1.25M, $340k
 
 
-def show(fig) -> None:
-    """Display a matplotlib figure as a PNG image, whatever the backend, and free it."""
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=72, bbox_inches="tight")
-    plt.close(fig)
-    display(Image(buffer.getvalue()))
-
-
 def hydra_value(text: str) -> str:
     """A string as a Hydra override value: quoted when it holds characters Hydra would parse."""
     return text if re.fullmatch(r"[A-Za-z0-9_./:+-]+", text) else "'" + text.replace("'", "\\'") + "'"
-
-
-def number(x: float) -> str:
-    return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.3g}"
 
 
 def override(key: str, value) -> str:

@@ -30,17 +30,17 @@
 # scenario.
 
 # %%
-import io
 import os
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from IPython.display import Image, display
+from IPython.display import display
 from scipy import stats
 
 from sim import analysis, load_config, plots, simulate
-from sim.labels import money
+from sim.labels import money, number
+from sim.plots import show
 from sim.runner import compile_run
 
 # Small runs for the test suite (LORA_TCO_NOTEBOOK_SMALL=1), realistic ones otherwise.
@@ -65,18 +65,6 @@ pd.set_option("display.max_columns", 20)
 
 
 usd = money  # USD as a budget slide writes it: $1.25M, $340k
-
-
-def number(x: float) -> str:
-    return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.3g}"
-
-
-def show(fig) -> None:
-    """Display a matplotlib figure as a PNG image, whatever the backend, and free it."""
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=72, bbox_inches="tight")
-    plt.close(fig)
-    display(Image(buffer.getvalue()))
 
 
 cfg = load_config([f"replications={REPLICATIONS}"])

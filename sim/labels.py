@@ -66,4 +66,4 @@ def money(x: float) -> str:
 
 def number(x: float) -> str:
     """A grid value or crossing in words: three significant digits, whole numbers from 1,000."""
-    return f"{x:,.3g}" if abs(x) < 1000 else f"{x:,.0f}"
+    return f"{x:,.3g}" if abs(x) < 999.5 else f"{x:,.0f}"  # 999.6 is "1,000", not "1e+03"

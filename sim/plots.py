@@ -502,6 +502,21 @@ class Chart:
         return cls(data["name"], [Path(p) for p in data["files"]], data["title"])
 
 
+def show(fig) -> None:
+    """Display a figure in Jupyter as a PNG image (72 dpi), whatever the backend, and close it.
+
+    Needs IPython (the ``notebooks`` extra).
+    """
+    import io
+
+    from IPython.display import Image, display
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=72, bbox_inches="tight")
+    plt.close(fig)
+    display(Image(buffer.getvalue()))
+
+
 def chart_title(fig) -> str:
     """The takeaway title of a chart (its first axes' left title, unwrapped)."""
     return " ".join(fig.axes[0].get_title(loc="left").replace(r"\$", "$").split()) if fig.axes else ""

@@ -8,7 +8,9 @@ machines, so that it reproduces it replication by replication:
   ``(time, priority, event id)``: process starts and interrupts are URGENT (0),
   timeouts and grants NORMAL (1); events are pushed in the order SimPy
   schedules them (SimPy's no-op events, such as process ends, are skipped:
-  they do not change the relative order of the others);
+  they do not change the relative order of the others); events due at the current
+  time (process starts, hand-overs, interrupts: a third of all events) skip the heap
+  and wait in a FIFO per priority, which already holds them in heap order;
 - each process is a program counter plus local slots; a pre-empted process's
   pending event is made stale by bumping the process's version; a process whose
   own next event would be popped next anyway is resumed inline (exact);
@@ -358,6 +360,9 @@ _DPM = 365.0 / 12.0
 ADVANCE_DONE, ADVANCE_TRUNCATED, ADVANCE_GROW = 0, 1, 2
 # positions of the loop counters in the `st` array shared by _replication and _advance
 ST_HN, ST_SEQ, ST_NPROCS, ST_NFREE = 0, 1, 2, 3
+# heads and tails of the two now-queues (events due at the current time), indexed by priority
+ST_NOWQ_HEAD, ST_NOWQ_TAIL = 13, 15
+N_ST = 17
 
 
 def _check_layout() -> None:
@@ -469,7 +474,24 @@ def _push(ht, hk, hl, st, t, prio, pid, ver, how):
 
 
 @njit(cache=True, inline="always")
-def _spawn(kind, entity, k, a, f_a, now, st, procs, heap):
+def _push_now(nowq, st, prio, pid, ver, how):
+    """Schedule an event at the current time: it joins the now-queue of its priority.
+
+    Events due now come out in sequence order within a priority, so a FIFO per
+    priority holds them in heap order without sifting; the main loop takes the
+    earlier of a queue's head and the heap's root. A third of all events are
+    these (process starts, hand-overs of a GPU, engineer or reviewer, interrupts).
+    """
+    seqs, payloads = nowq
+    j = prio * (seqs.shape[0] >> 1) + st[ST_NOWQ_TAIL + prio]
+    seqs[j] = st[ST_SEQ]
+    payloads[j] = ((ver & VER_MASK) << (PID_BITS + 2)) | (pid << 2) | how
+    st[ST_NOWQ_TAIL + prio] += 1
+    st[ST_SEQ] += 1
+
+
+@njit(cache=True, inline="always")
+def _spawn(kind, entity, k, a, f_a, now, st, procs, nowq):
     """Start a process now (SimPy: ``env.process``, an URGENT Initialize event); reuse a free id."""
     pr, pf, free_ids = procs
     if st[ST_NFREE] > 0:
@@ -486,18 +508,18 @@ def _spawn(kind, entity, k, a, f_a, now, st, procs, heap):
     pr[r + R_A] = a
     pf[pid * NPF + F_A] = f_a
     pr[r + R_IN_WORK] = 0
-    _push(heap[0], heap[1], heap[2], st, now, URGENT, pid, pr[r + R_VER], H_START)
+    _push_now(nowq, st, URGENT, pid, pr[r + R_VER], H_START)
 
 
 @njit(cache=True, inline="always")
-def _request_refresh(i, extra_hours, now, out, ai, st, procs, heap):
+def _request_refresh(i, extra_hours, now, out, ai, st, procs, nowq):
     """``Adapter.request_refresh``: merged into a refresh in flight, or a new refresh process."""
     out[M_REQUESTED] += 1.0
     if ai[i * NAI + AD_IN_FLIGHT]:
         out[M_MERGED] += 1.0
         return
     ai[i * NAI + AD_IN_FLIGHT] = True
-    _spawn(K_REFRESH, i, 0, 0, extra_hours, now, st, procs, heap)
+    _spawn(K_REFRESH, i, 0, 0, extra_hours, now, st, procs, nowq)
 
 
 @njit(cache=True, inline="always")
@@ -589,7 +611,9 @@ def _monitor_summary(mon, horizon, capacity, out, i_util, i_busy, i_queue, i_wai
 
 # -- one replication of one operating model -------------------------------------------------
 @njit(cache=True, _nrt=False)
-def _advance(P, Q, kp, max_events, horizon, months, usd, out, adapters, d_size, vendor_fee, sla_down, shape, procs, heap, pools, st, sf):
+def _advance(
+    P, Q, kp, max_events, horizon, months, usd, out, adapters, d_size, vendor_fee, sla_down, shape, procs, heap, nowq, pools, st, sf
+):
     """Process events until the horizon, the event cap, or a pool or table needs to grow.
 
     No array is created or re-bound in here, so it runs without reference counting
@@ -598,6 +622,8 @@ def _advance(P, Q, kp, max_events, horizon, months, usd, out, adapters, d_size, 
     ai, af = adapters
     pr, pf, free_ids = procs
     ht, hk, hl = heap
+    now_seqs, now_payloads = nowq
+    ncap = now_seqs.shape[0] >> 1  # room of each now-queue
     (
         gpu_busy,
         gq_pid,
@@ -642,25 +668,48 @@ def _advance(P, Q, kp, max_events, horizon, months, usd, out, adapters, d_size, 
     cap = free_ids.shape[0]
     hcap = ht.shape[0]
     status = ADVANCE_DONE
-    while st[ST_HN] > 0 and ht[0] < horizon:
+    while True:
+        # the next event: the heap's root, or the head of a now-queue (due now, in sequence order)
+        source = -1  # the heap
+        if st[ST_NOWQ_TAIL + URGENT] > st[ST_NOWQ_HEAD + URGENT]:
+            source = URGENT
+            if st[ST_HN] > 0 and ht[0] == now and hk[0] < now_seqs[st[ST_NOWQ_HEAD + URGENT]]:
+                source = -1
+        elif st[ST_NOWQ_TAIL + NORMAL] > st[ST_NOWQ_HEAD + NORMAL]:
+            source = NORMAL
+            if st[ST_HN] > 0 and ht[0] == now and hk[0] < ((NORMAL << 56) | now_seqs[ncap + st[ST_NOWQ_HEAD + NORMAL]]):
+                source = -1
+        if source < 0 and (st[ST_HN] == 0 or ht[0] >= horizon):
+            break
         if (
             st[ST_NPROCS] + n_adapters + 4 >= cap
             or st[ST_HN] + 2 * n_adapters + 8 >= hcap
+            or st[ST_NOWQ_TAIL + URGENT] + n_adapters + 8 >= ncap
+            or st[ST_NOWQ_TAIL + NORMAL] + 8 >= ncap
             or st[ST_NFREE] + 1 >= free_ids.shape[0]
             or gq_tail + 1 >= gq_pid.shape[0]
             or rq_tail + 1 >= rq_pid.shape[0]
         ):
             status = ADVANCE_GROW
             break
-        now = ht[0]
-        payload = hl[0]
+        if source < 0:
+            now = ht[0]
+            payload = hl[0]
+            _heap_pop(ht, hk, hl, st[ST_HN])
+            st[ST_HN] -= 1
+        else:
+            head = st[ST_NOWQ_HEAD + source]
+            payload = now_payloads[source * ncap + head]
+            if head + 1 == st[ST_NOWQ_TAIL + source]:  # emptied: start again at the front
+                st[ST_NOWQ_HEAD + source] = 0
+                st[ST_NOWQ_TAIL + source] = 0
+            else:
+                st[ST_NOWQ_HEAD + source] = head + 1
         pid = (payload >> 2) & PID_MASK
         ri = pid * NPR  # this process's slots in the integer and float tables
         fi = pid * NPF
         ver = payload >> (PID_BITS + 2)
         how = payload & 3
-        _heap_pop(ht, hk, hl, st[ST_HN])
-        st[ST_HN] -= 1
         events += 1
         if (pr[ri + R_VER] & VER_MASK) == ver:
             kind = pr[ri + R_KIND]
@@ -701,7 +750,7 @@ def _advance(P, Q, kp, max_events, horizon, months, usd, out, adapters, d_size, 
                                     _monitor(eng_mon, now, -1.0, 0.0)
                                     out[M_ENG_PREEMPTIONS] += 1.0
                                     pr[vpid * NPR + R_VER] += 1
-                                    _push(ht, hk, hl, st, now, URGENT, vpid, pr[vpid * NPR + R_VER], H_INTERRUPT)
+                                    _push_now(nowq, st, URGENT, vpid, pr[vpid * NPR + R_VER], H_INTERRUPT)
                                     granted = True
                             if granted:
                                 eu_pid[n_users] = pid
@@ -783,7 +832,7 @@ def _advance(P, Q, kp, max_events, horizon, months, usd, out, adapters, d_size, 
                                     _monitor(eng_mon, now, 1.0, 0.0)
                                     eng_mon[MWT] += now - head_asked
                                     eng_mon[MS] += 1.0
-                                    _push(ht, hk, hl, st, now, NORMAL, head, pr[head * NPR + R_VER], H_RESUME)
+                                    _push_now(nowq, st, NORMAL, head, pr[head * NPR + R_VER], H_RESUME)
                                 finished = True
                             if finished:
                                 hours = pf[fi + W_HOURS]
@@ -814,7 +863,7 @@ def _advance(P, Q, kp, max_events, horizon, months, usd, out, adapters, d_size, 
                             # set deficit (accrue staleness first)
                             _set_deficit(i, af[i * NAF + AD_DEFICIT] + drop, now, af, out, usd, P[P_STALE_USD])
                             # start detection
-                            _spawn(K_DETECT, i, k, ai[i * NAI + AD_PROMOTIONS], 0.0, now, st, procs, heap)
+                            _spawn(K_DETECT, i, k, ai[i * NAI + AD_PROMOTIONS], 0.0, now, st, procs, nowq)
                             pr[ri + R_K] = k + 1
                         u = 0.5 if deterministic else prefixed_uniform(kp[S_DRIFT_GAP, i], pr[ri + R_K])
                         gap = arrival_gap(u, rate, deterministic)
@@ -835,7 +884,7 @@ def _advance(P, Q, kp, max_events, horizon, months, usd, out, adapters, d_size, 
                         if ai[i * NAI + AD_PROMOTIONS] != pr[ri + R_A]:
                             continue
                         # request a refresh (reason: drift)
-                        _request_refresh(i, 0.0, now, out, ai, st, procs, heap)
+                        _request_refresh(i, 0.0, now, out, ai, st, procs, nowq)
 
                     elif kind == K_SCHEDULE:
                         interval = P[P_INTERVAL]
@@ -845,7 +894,7 @@ def _advance(P, Q, kp, max_events, horizon, months, usd, out, adapters, d_size, 
                                 continue
                             pr[ri + R_K] = 1
                         else:
-                            _request_refresh(i, 0.0, now, out, ai, st, procs, heap)
+                            _request_refresh(i, 0.0, now, out, ai, st, procs, nowq)
                             pr[ri + R_K] += 1
                         offset = interval * i / n_adapters if Q[Q_STAGGER] == 1 else 0.0
                         due = interval * pr[ri + R_K] + offset
@@ -866,7 +915,7 @@ def _advance(P, Q, kp, max_events, horizon, months, usd, out, adapters, d_size, 
                             if prefixed_uniform(kp[S_RELEASE_RESPONSE, 0], k) < P[P_RESPONSE]:
                                 out[M_FORCED] += 1.0
                                 for a in range(n_adapters):
-                                    _request_refresh(a, P[P_MIGRATION], now, out, ai, st, procs, heap)
+                                    _request_refresh(a, P[P_MIGRATION], now, out, ai, st, procs, nowq)
                             pr[ri + R_K] = k + 1
                         u = 0.5 if deterministic else prefixed_uniform(kp[S_RELEASE_GAP, 0], pr[ri + R_K])
                         gap = arrival_gap(u, rate, deterministic)
@@ -883,7 +932,7 @@ def _advance(P, Q, kp, max_events, horizon, months, usd, out, adapters, d_size, 
                             pr[ri + R_K] = 0
                         else:
                             k = pr[ri + R_K]
-                            _spawn(K_INCIDENT, i, k, 0, 0.0, now, st, procs, heap)
+                            _spawn(K_INCIDENT, i, k, 0, 0.0, now, st, procs, nowq)
                             pr[ri + R_K] = k + 1
                         u = 0.5 if deterministic else prefixed_uniform(kp[S_INCIDENT_GAP, i], pr[ri + R_K])
                         gap = arrival_gap(u, rate, deterministic)
@@ -1022,7 +1071,7 @@ def _advance(P, Q, kp, max_events, horizon, months, usd, out, adapters, d_size, 
                                 gpu_mon[MWT] += now - asked
                                 gpu_mon[MS] += 1.0
                                 pr[nxt * NPR + R_K] = gpu
-                                _push(ht, hk, hl, st, now, NORMAL, nxt, pr[nxt * NPR + R_VER], H_RESUME)
+                                _push_now(nowq, st, NORMAL, nxt, pr[nxt * NPR + R_VER], H_RESUME)
                             else:
                                 _monitor(gpu_mon, now, -1.0, 0.0)
                                 gpu_busy[gpu] = False
@@ -1113,7 +1162,7 @@ def _advance(P, Q, kp, max_events, horizon, months, usd, out, adapters, d_size, 
                                 _monitor(rev_mon, now, 0.0, -1.0)
                                 rev_mon[MWT] += now - asked
                                 rev_mon[MS] += 1.0
-                                _push(ht, hk, hl, st, now, NORMAL, nxt, pr[nxt * NPR + R_VER], H_RESUME)
+                                _push_now(nowq, st, NORMAL, nxt, pr[nxt * NPR + R_VER], H_RESUME)
                             else:
                                 _monitor(rev_mon, now, -1.0, 0.0)
                                 reviewers_idle += 1
@@ -1151,7 +1200,7 @@ def _advance(P, Q, kp, max_events, horizon, months, usd, out, adapters, d_size, 
                             out[M_DOWNTIME_HOURS] += outage * fraction
                             _book(usd, now, C_DOWNTIME, outage * fraction * P[P_DOWN_USD] * 1)
                             ai[i * NAI + AD_IN_FLIGHT] = False
-                            _request_refresh(i, 0.0, now, out, ai, st, procs, heap)  # reason: rollback
+                            _request_refresh(i, 0.0, now, out, ai, st, procs, nowq)  # reason: rollback
                             ended = True
                     how = H_CONTINUE
                 if ended:
@@ -1164,10 +1213,13 @@ def _advance(P, Q, kp, max_events, horizon, months, usd, out, adapters, d_size, 
                 # (nothing else is due by then), resume it here instead of via the heap.
                 if (
                     (st[ST_HN] == 0 or ht[0] > own_t)
+                    and st[ST_NOWQ_TAIL + URGENT] == 0
+                    and st[ST_NOWQ_TAIL + NORMAL] == 0
                     and own_t < horizon
                     and events + 1 < max_events
                     and st[ST_NPROCS] + n_adapters + 4 < cap
                     and st[ST_HN] + 2 * n_adapters + 8 < hcap
+                    and n_adapters + 8 < ncap
                     and st[ST_NFREE] + 1 < free_ids.shape[0]
                     and gq_tail + 1 < gq_pid.shape[0]
                     and rq_tail + 1 < rq_pid.shape[0]
@@ -1177,7 +1229,10 @@ def _advance(P, Q, kp, max_events, horizon, months, usd, out, adapters, d_size, 
                     how = H_RESUME
                     events += 1
                     continue
-                _push(ht, hk, hl, st, own_t, NORMAL, pid, pr[ri + R_VER], H_RESUME)
+                if own_t == now:
+                    _push_now(nowq, st, NORMAL, pid, pr[ri + R_VER], H_RESUME)
+                else:
+                    _push(ht, hk, hl, st, own_t, NORMAL, pid, pr[ri + R_VER], H_RESUME)
                 break
         if events >= max_events:
             status = ADVANCE_TRUNCATED
@@ -1263,6 +1318,10 @@ def _replication(P, Q, seed, rep, years, max_events, usd, out):
     hl = np.empty(hcap, np.int64)
     hn = 0
     seq = 0
+    # the now-queues: sequence numbers and payloads, URGENT then NORMAL halves
+    now_room = n_adapters + 16  # grows on a burst of simultaneous events
+    now_seqs = np.empty(2 * now_room, np.int64)
+    now_payloads = np.empty(2 * now_room, np.int64)
 
     # pools
     gpu_busy = np.zeros(max(n_gpus, 1), np.bool_)
@@ -1318,15 +1377,17 @@ def _replication(P, Q, seed, rep, years, max_events, usd, out):
         hn += 1
         seq += 1
 
-    st = np.array(
-        [hn, seq, n_procs, n_free, gq_head, gq_tail, rq_head, rq_tail, reviewers_idle, n_users, n_ewait, eng_arrivals, 0], np.int64
-    )
+    st = np.zeros(N_ST, np.int64)
+    st[ST_HN], st[ST_SEQ], st[ST_NPROCS], st[ST_NFREE] = hn, seq, n_procs, n_free
+    st[4], st[5], st[6], st[7], st[8] = gq_head, gq_tail, rq_head, rq_tail, reviewers_idle
+    st[9], st[10], st[11] = n_users, n_ewait, eng_arrivals
     sf = np.array([now, storage_gb, storage_since])
     adapters = (ai, af)
     while True:
         # (re)bundled each time: growth below re-binds some of the arrays
         procs = (pr, pf, free_ids)
         heap = (ht, hk, hl)
+        nowq = (now_seqs, now_payloads)
         pools = (
             gpu_busy,
             gq_pid,
@@ -1360,6 +1421,7 @@ def _replication(P, Q, seed, rep, years, max_events, usd, out):
             shape,
             procs,
             heap,
+            nowq,
             pools,
             st,
             sf,
@@ -1393,6 +1455,15 @@ def _replication(P, Q, seed, rep, years, max_events, usd, out):
             ht = _grow_f(ht, new_hcap)
             hk = _grow_f(hk, new_hcap)
             hl = _grow_f(hl, new_hcap)
+        ncap = now_seqs.shape[0] >> 1
+        if st[ST_NOWQ_TAIL + URGENT] + n_adapters + 8 >= ncap or st[ST_NOWQ_TAIL + NORMAL] + 8 >= ncap:
+            grown_seqs = np.empty(4 * ncap, np.int64)
+            grown_payloads = np.empty(4 * ncap, np.int64)
+            for prio in (URGENT, NORMAL):
+                used = st[ST_NOWQ_TAIL + prio]
+                grown_seqs[prio * 2 * ncap : prio * 2 * ncap + used] = now_seqs[prio * ncap : prio * ncap + used]
+                grown_payloads[prio * 2 * ncap : prio * 2 * ncap + used] = now_payloads[prio * ncap : prio * ncap + used]
+            now_seqs, now_payloads = grown_seqs, grown_payloads
         if st[5] + 1 >= gq_pid.shape[0]:
             gq_pid = _grow_f(gq_pid, 2 * gq_pid.shape[0])
             gq_asked = _grow_f(gq_asked, 2 * gq_asked.shape[0])

@@ -6,7 +6,8 @@ shared machine are not comparable between runs; ratios are).
 Rows:
   kernel vs SimPy           per replication, single thread, default scenario
   kernel vs variate floor   kernel time / time to draw the same keyed random variates alone,
-                            the way the kernel draws them (these three timed in turn, best of 5)
+                            the way the kernel draws them (these three timed in turn, best of 5);
+                            inter-arrival gaps and spot pre-emption times are exponential variates
   2 threads vs 1            kernel speed-up (timed in turn, best of 5)
   cold compile vs warm      first run on an empty numba cache / the same run with a warm cache
   slope vs horizon          log-log slope of kernel time per replication against horizon_years
@@ -34,7 +35,7 @@ from sim import load_config
 from sim.config import to_plain
 from sim.kernel import N_STREAMS, run_kernel
 from sim.replication import Replication
-from sim.rng import EXPONENTIAL, LOGNORMAL, UNIFORM, event_ppf_shaped, key_prefixes, lognormal_shape, prefixed_uniform
+from sim.rng import EXPONENTIAL, LOGNORMAL, UNIFORM, Stream, event_ppf_shaped, key_prefixes, lognormal_shape, prefixed_uniform
 
 
 def plain(*overrides: str) -> dict:
@@ -69,6 +70,11 @@ def kernel_seconds(cfg: dict, threads: int = 1) -> float:
         numba.set_num_threads(previous)
 
 
+# streams whose uniform the simulation turns into an exponential variate (-log1p(-u) / rate):
+# inter-arrival gaps and spot pre-emption times; the floor draws them as exponentials too
+EXPONENTIAL_FROM_UNIFORM = (Stream.DRIFT_GAP, Stream.INCIDENT_GAP, Stream.RELEASE_GAP, Stream.SPOT_PREEMPT)
+
+
 def simpy_run_and_draws(cfg: dict) -> tuple[Callable[[], None], Counter]:
     """A function running every (model, replication) on SimPy, and the keyed draws it makes, by kind."""
     run = compile_config(cfg)
@@ -80,9 +86,9 @@ def simpy_run_and_draws(cfg: dict) -> tuple[Callable[[], None], Counter]:
             for row in range(run.replications.shape[0]):
                 Replication(run, row, m).run_to_horizon()
 
-    def counting_uniform(self, *args):
-        draws["uniform"] += 1
-        return uniform(self, *args)
+    def counting_uniform(self, stream, entity, occurrence):
+        draws[EXPONENTIAL if stream in EXPONENTIAL_FROM_UNIFORM else "uniform"] += 1
+        return uniform(self, stream, entity, occurrence)
 
     def counting_event(self, stream, entity, occurrence, dist):
         if dist.family != 0 and dist.mean > 0:

@@ -392,11 +392,16 @@ PID_MASK = (1 << PID_BITS) - 1
 VER_MASK = (1 << 36) - 1  # versions compare modulo 2**36: a stale event never lives that long
 
 
+# Heap slots are unsigned: numba then indexes without the wrap-around of negative indices,
+# which costs a shift, a mask and a reload of the array length on every access.
+_U0, _U1, _U2 = np.uint64(0), np.uint64(1), np.uint64(2)
+
+
 @njit(cache=True, inline="always")
 def _sift_up(ht, hk, hl, i, t, key, payload):
-    """Put an entry into the free slot ``i`` of a heap, moving later parents down."""
-    while i > 0:
-        parent = (i - 1) >> 1
+    """Put an entry into the free slot ``i`` (unsigned) of a heap, moving later parents down."""
+    while i > _U0:
+        parent = (i - _U1) >> _U1
         pt = ht[parent]
         if t < pt or (t == pt and key < hk[parent]):
             ht[i] = pt
@@ -413,24 +418,24 @@ def _sift_up(ht, hk, hl, i, t, key, payload):
 @njit(cache=True, inline="always")
 def _heap_push(ht, hk, hl, n, t, prio, seq, pid, ver, how):
     """Push an event: ordered by (time, priority, sequence), as SimPy's (time, priority, eid)."""
-    _sift_up(ht, hk, hl, n, t, (prio << 56) | seq, ((ver & VER_MASK) << (PID_BITS + 2)) | (pid << 2) | how)
+    _sift_up(ht, hk, hl, np.uint64(n), t, (prio << 56) | seq, ((ver & VER_MASK) << (PID_BITS + 2)) | (pid << 2) | how)
 
 
 @njit(cache=True, inline="always")
 def _heap_pop(ht, hk, hl, n):
-    """Remove the root of a heap of size n (the caller reads it first).
+    """Remove the root of a heap of size n >= 1 (the caller reads it first).
 
     Floyd's variant: the hole left by the root sinks to a leaf along the smaller
     children (one comparison a level), then the former last entry rises from there.
     The pop order is the same as any heap's: (time, priority, sequence) is a total order.
     """
-    last = n - 1
-    i = 0
+    last = np.uint64(n - 1)
+    i = _U0
     while True:
-        child = 2 * i + 1
+        child = _U2 * i + _U1
         if child >= last:
             break
-        right = child + 1
+        right = child + _U1
         if right < last and (ht[right] < ht[child] or (ht[right] == ht[child] and hk[right] < hk[child])):
             child = right
         ht[i] = ht[child]

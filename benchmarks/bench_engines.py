@@ -8,7 +8,8 @@ Rows:
   kernel vs variate floor   kernel time / time to draw the same keyed random variates alone,
                             the way the kernel draws them (these three timed in turn, best of 5);
                             inter-arrival gaps and spot pre-emption times are exponential variates
-  2 threads vs 1            kernel speed-up (timed in turn, best of 5)
+  2 threads vs 1            kernel speed-up (timed in turn, best of 5), and beside it the same for a
+                            pure hashing loop: the scaling this machine's cores give at that moment
   cold compile vs warm      first run on an empty numba cache / the same run with a warm cache
   slope vs horizon          log-log slope of kernel time per replication against horizon_years
   slope vs adapters         log-log slope of kernel time per replication against scenario.adapters
@@ -28,7 +29,7 @@ from collections.abc import Callable
 
 import numba
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from models.compile import compile_config
 from sim import load_config
@@ -126,6 +127,18 @@ def _draw_floor(seed, n_rep, n_entities, n_uniform, n_lognormal, n_exponential, 
     return total
 
 
+@njit(cache=True, parallel=True)
+def _hashing_loop(n_items, per_item):
+    """Embarrassingly parallel keyed hashing: how well this machine itself scales to 2 threads."""
+    out = np.zeros(n_items)
+    for i in prange(n_items):
+        total = 0.0
+        for k in range(per_item):
+            total += prefixed_uniform(np.uint64(i), k)
+        out[i] = total
+    return out
+
+
 def slope(xs, ys) -> float:
     return float(np.polyfit(np.log(xs), np.log(ys), 1)[0])
 
@@ -164,22 +177,28 @@ def main() -> None:
     counts = ", ".join(f"{k if isinstance(k, str) else ['', 'exp', 'lognormal', 'uniform'][k]} {v}" for k, v in per_rep.items())
     rows.append(("kernel vs variate floor", f"{kernel_s / floor_s:.2f}x", f"draws per replication: {counts}"))
 
-    # threads: 1 and 2 timed in turn, best of 5 each
+    # threads: 1 and 2 timed in turn, best of 5 each, beside a pure hashing loop that shows how
+    # far this machine's second core scales at the same moment (shared virtual cores often do not)
     many = compile_config(plain("replications=6000"))
 
-    def on_threads(n: int) -> Callable[[], None]:
+    def on_threads(n: int, work: Callable[[], object]) -> Callable[[], None]:
         def go() -> None:
             numba.set_num_threads(n)
-            run_kernel(many)
+            work()
 
         return go
 
+    kernel_work, hashing_work = (lambda: run_kernel(many)), (lambda: _hashing_loop(6000, 100_000))
     try:
-        on_threads(2)()
-        one, two = interleaved_best([on_threads(1), on_threads(2)])
+        on_threads(2, kernel_work)()
+        on_threads(2, hashing_work)()
+        one, two, hash_one, hash_two = interleaved_best(
+            [on_threads(1, kernel_work), on_threads(2, kernel_work), on_threads(1, hashing_work), on_threads(2, hashing_work)]
+        )
     finally:
         numba.set_num_threads(previous)
     rows.append(("2 threads vs 1", f"{one / two:.2f}x", f"{one:.2f} s vs {two:.2f} s for 3 x 6,000 replications"))
+    rows.append(("  the machine: hashing loop", f"{hash_one / hash_two:.2f}x", "2 threads vs 1 on a loop with nothing shared, same rounds"))
 
     # cold compile vs warm start, each in a fresh process
     cache = tempfile.mkdtemp(prefix="numba-cache-")

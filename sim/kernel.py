@@ -362,7 +362,6 @@ ADVANCE_DONE, ADVANCE_TRUNCATED, ADVANCE_GROW = 0, 1, 2
 ST_HN, ST_SEQ, ST_NPROCS, ST_NFREE = 0, 1, 2, 3
 # heads and tails of the two now-queues (events due at the current time), indexed by priority
 ST_NOWQ_HEAD, ST_NOWQ_TAIL = 13, 15
-N_ST = 17
 
 
 def _check_layout() -> None:
@@ -416,9 +415,15 @@ def _sift_up(ht, hk, hl, i, t, key, payload):
 
 
 @njit(cache=True, inline="always")
+def _payload(pid, ver, how):
+    """What an event carries: the process, its version when scheduled, and how it resumes."""
+    return ((ver & VER_MASK) << (PID_BITS + 2)) | (pid << 2) | how
+
+
+@njit(cache=True, inline="always")
 def _heap_push(ht, hk, hl, n, t, prio, seq, pid, ver, how):
     """Push an event: ordered by (time, priority, sequence), as SimPy's (time, priority, eid)."""
-    _sift_up(ht, hk, hl, np.uint64(n), t, (prio << 56) | seq, ((ver & VER_MASK) << (PID_BITS + 2)) | (pid << 2) | how)
+    _sift_up(ht, hk, hl, np.uint64(n), t, (prio << 56) | seq, _payload(pid, ver, how))
 
 
 @njit(cache=True, inline="always")
@@ -488,11 +493,19 @@ def _push_now(nowq, st, prio, pid, ver, how):
     these (process starts, hand-overs of a GPU, engineer or reviewer, interrupts).
     """
     seqs, payloads = nowq
-    j = prio * (seqs.shape[0] >> 1) + st[ST_NOWQ_TAIL + prio]
+    j = 2 * st[ST_NOWQ_TAIL + prio] + prio
     seqs[j] = st[ST_SEQ]
-    payloads[j] = ((ver & VER_MASK) << (PID_BITS + 2)) | (pid << 2) | how
+    payloads[j] = _payload(pid, ver, how)
     st[ST_NOWQ_TAIL + prio] += 1
     st[ST_SEQ] += 1
+
+
+@njit(cache=True, inline="always")
+def _nowq_short(st, n_adapters, nowq):
+    """Whether a now-queue may lack room for one more event's pushes: up to one start per
+    adapter (a forced release) into URGENT, a few hand-overs into NORMAL."""
+    room = nowq[0].shape[0] >> 1
+    return st[ST_NOWQ_TAIL + URGENT] + n_adapters + 8 >= room or st[ST_NOWQ_TAIL + NORMAL] + 8 >= room
 
 
 @njit(cache=True, inline="always")
@@ -627,8 +640,7 @@ def _advance(
     ai, af = adapters
     pr, pf, free_ids = procs
     ht, hk, hl = heap
-    now_seqs, now_payloads = nowq
-    ncap = now_seqs.shape[0] >> 1  # room of each now-queue
+    now_seqs, now_payloads = nowq  # entry j of priority p at 2 * j + p
     (
         gpu_busy,
         gq_pid,
@@ -678,19 +690,18 @@ def _advance(
         source = -1  # the heap
         if st[ST_NOWQ_TAIL + URGENT] > st[ST_NOWQ_HEAD + URGENT]:
             source = URGENT
-            if st[ST_HN] > 0 and ht[0] == now and hk[0] < now_seqs[st[ST_NOWQ_HEAD + URGENT]]:
+            if st[ST_HN] > 0 and ht[0] == now and hk[0] < now_seqs[2 * st[ST_NOWQ_HEAD + URGENT] + URGENT]:
                 source = -1
         elif st[ST_NOWQ_TAIL + NORMAL] > st[ST_NOWQ_HEAD + NORMAL]:
             source = NORMAL
-            if st[ST_HN] > 0 and ht[0] == now and hk[0] < ((NORMAL << 56) | now_seqs[ncap + st[ST_NOWQ_HEAD + NORMAL]]):
+            if st[ST_HN] > 0 and ht[0] == now and hk[0] < ((NORMAL << 56) | now_seqs[2 * st[ST_NOWQ_HEAD + NORMAL] + NORMAL]):
                 source = -1
         if source < 0 and (st[ST_HN] == 0 or ht[0] >= horizon):
             break
         if (
             st[ST_NPROCS] + n_adapters + 4 >= cap
             or st[ST_HN] + 2 * n_adapters + 8 >= hcap
-            or st[ST_NOWQ_TAIL + URGENT] + n_adapters + 8 >= ncap
-            or st[ST_NOWQ_TAIL + NORMAL] + 8 >= ncap
+            or _nowq_short(st, n_adapters, nowq)
             or st[ST_NFREE] + 1 >= free_ids.shape[0]
             or gq_tail + 1 >= gq_pid.shape[0]
             or rq_tail + 1 >= rq_pid.shape[0]
@@ -704,7 +715,7 @@ def _advance(
             st[ST_HN] -= 1
         else:
             head = st[ST_NOWQ_HEAD + source]
-            payload = now_payloads[source * ncap + head]
+            payload = now_payloads[2 * head + source]
             if head + 1 == st[ST_NOWQ_TAIL + source]:  # emptied: start again at the front
                 st[ST_NOWQ_HEAD + source] = 0
                 st[ST_NOWQ_TAIL + source] = 0
@@ -1218,13 +1229,13 @@ def _advance(
                 # (nothing else is due by then), resume it here instead of via the heap.
                 if (
                     (st[ST_HN] == 0 or ht[0] > own_t)
-                    and st[ST_NOWQ_TAIL + URGENT] == 0
+                    and st[ST_NOWQ_TAIL + URGENT] == 0  # both empty, so room is as at the loop's top
                     and st[ST_NOWQ_TAIL + NORMAL] == 0
+                    and not _nowq_short(st, n_adapters, nowq)
                     and own_t < horizon
                     and events + 1 < max_events
                     and st[ST_NPROCS] + n_adapters + 4 < cap
                     and st[ST_HN] + 2 * n_adapters + 8 < hcap
-                    and n_adapters + 8 < ncap
                     and st[ST_NFREE] + 1 < free_ids.shape[0]
                     and gq_tail + 1 < gq_pid.shape[0]
                     and rq_tail + 1 < rq_pid.shape[0]
@@ -1323,7 +1334,7 @@ def _replication(P, Q, seed, rep, years, max_events, usd, out):
     hl = np.empty(hcap, np.int64)
     hn = 0
     seq = 0
-    # the now-queues: sequence numbers and payloads, URGENT then NORMAL halves
+    # the now-queues: sequence numbers and payloads, the two priorities interleaved
     now_room = n_adapters + 16  # grows on a burst of simultaneous events
     now_seqs = np.empty(2 * now_room, np.int64)
     now_payloads = np.empty(2 * now_room, np.int64)
@@ -1382,10 +1393,11 @@ def _replication(P, Q, seed, rep, years, max_events, usd, out):
         hn += 1
         seq += 1
 
-    st = np.zeros(N_ST, np.int64)
-    st[ST_HN], st[ST_SEQ], st[ST_NPROCS], st[ST_NFREE] = hn, seq, n_procs, n_free
-    st[4], st[5], st[6], st[7], st[8] = gq_head, gq_tail, rq_head, rq_tail, reviewers_idle
-    st[9], st[10], st[11] = n_users, n_ewait, eng_arrivals
+    # the loop counters; the last four are the heads and tails of the (empty) now-queues
+    st = np.array(
+        [hn, seq, n_procs, n_free, gq_head, gq_tail, rq_head, rq_tail, reviewers_idle, n_users, n_ewait, eng_arrivals, 0, 0, 0, 0, 0],
+        np.int64,
+    )
     sf = np.array([now, storage_gb, storage_since])
     adapters = (ai, af)
     while True:
@@ -1460,15 +1472,9 @@ def _replication(P, Q, seed, rep, years, max_events, usd, out):
             ht = _grow_f(ht, new_hcap)
             hk = _grow_f(hk, new_hcap)
             hl = _grow_f(hl, new_hcap)
-        ncap = now_seqs.shape[0] >> 1
-        if st[ST_NOWQ_TAIL + URGENT] + n_adapters + 8 >= ncap or st[ST_NOWQ_TAIL + NORMAL] + 8 >= ncap:
-            grown_seqs = np.empty(4 * ncap, np.int64)
-            grown_payloads = np.empty(4 * ncap, np.int64)
-            for prio in (URGENT, NORMAL):
-                used = st[ST_NOWQ_TAIL + prio]
-                grown_seqs[prio * 2 * ncap : prio * 2 * ncap + used] = now_seqs[prio * ncap : prio * ncap + used]
-                grown_payloads[prio * 2 * ncap : prio * 2 * ncap + used] = now_payloads[prio * ncap : prio * ncap + used]
-            now_seqs, now_payloads = grown_seqs, grown_payloads
+        if _nowq_short(st, n_adapters, (now_seqs, now_payloads)):
+            now_seqs = _grow_f(now_seqs, 2 * now_seqs.shape[0])
+            now_payloads = _grow_f(now_payloads, 2 * now_payloads.shape[0])
         if st[5] + 1 >= gq_pid.shape[0]:
             gq_pid = _grow_f(gq_pid, 2 * gq_pid.shape[0])
             gq_asked = _grow_f(gq_asked, 2 * gq_asked.shape[0])

@@ -29,11 +29,12 @@ from collections.abc import Callable
 
 import numba
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
 from models.compile import compile_config
 from sim import load_config
 from sim.config import to_plain
+from sim.jit import cached_njit
 from sim.kernel import N_STREAMS, run_kernel
 from sim.replication import Replication
 from sim.rng import EXPONENTIAL, LOGNORMAL, UNIFORM, Stream, event_ppf_shaped, key_prefixes, lognormal_shape, prefixed_uniform
@@ -104,7 +105,7 @@ def simpy_run_and_draws(cfg: dict) -> tuple[Callable[[], None], Counter]:
     return run_all, draws
 
 
-@njit(cache=True)
+@cached_njit()
 def _draw_floor(seed, n_rep, n_entities, n_uniform, n_lognormal, n_exponential, n_uniform_events):
     """Draw, per replication, as many keyed variates of each kind as the simulation does,
     the way the kernel draws them: key prefixes once per replication, then one hash step
@@ -127,7 +128,7 @@ def _draw_floor(seed, n_rep, n_entities, n_uniform, n_lognormal, n_exponential, 
     return total
 
 
-@njit(cache=True, parallel=True)
+@cached_njit(parallel=True)
 def _hashing_loop(n_items, per_item):
     """Embarrassingly parallel keyed hashing: how well this machine itself scales to 2 threads."""
     out = np.zeros(n_items)

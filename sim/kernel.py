@@ -36,9 +36,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
 from models.compile import MC, MV, SC, SV, CompiledRun
+from sim.jit import cached_njit
 from sim.ledger import CATEGORIES, accrue, month_of, tokens_per_adapter_year_m, year_of
 from sim.replication import METRICS
 from sim.rng import FIXED, Stream, arrival_gap, event_ppf_shaped, exponential_time, key_prefixes, lognormal_shape, prefixed_uniform
@@ -396,7 +397,7 @@ VER_MASK = (1 << 36) - 1  # versions compare modulo 2**36: a stale event never l
 _U0, _U1, _U2 = np.uint64(0), np.uint64(1), np.uint64(2)
 
 
-@njit(cache=True, inline="always")
+@cached_njit(inline="always")
 def _sift_up(ht, hk, hl, i, t, key, payload):
     """Put an entry into the free slot ``i`` (unsigned) of a heap, moving later parents down."""
     while i > _U0:
@@ -414,19 +415,19 @@ def _sift_up(ht, hk, hl, i, t, key, payload):
     hl[i] = payload
 
 
-@njit(cache=True, inline="always")
+@cached_njit(inline="always")
 def _payload(pid, ver, how):
     """What an event carries: the process, its version when scheduled, and how it resumes."""
     return ((ver & VER_MASK) << (PID_BITS + 2)) | (pid << 2) | how
 
 
-@njit(cache=True, inline="always")
+@cached_njit(inline="always")
 def _heap_push(ht, hk, hl, n, t, prio, seq, pid, ver, how):
     """Push an event: ordered by (time, priority, sequence), as SimPy's (time, priority, eid)."""
     _sift_up(ht, hk, hl, np.uint64(n), t, (prio << 56) | seq, _payload(pid, ver, how))
 
 
-@njit(cache=True, inline="always")
+@cached_njit(inline="always")
 def _heap_pop(ht, hk, hl, n):
     """Remove the root of a heap of size n >= 1 (the caller reads it first).
 
@@ -466,7 +467,7 @@ SHAPED_CVS = (
 )
 
 
-@njit(cache=True, inline="always")
+@cached_njit(inline="always")
 def _event(prefix, occurrence, family, mean, cv, shape, d):
     """``keyed_event`` from a key prefix, with the lognormal shape of distribution ``d`` precomputed."""
     if family == FIXED or mean <= 0.0:
@@ -475,7 +476,7 @@ def _event(prefix, occurrence, family, mean, cv, shape, d):
     return event_ppf_shaped(family, mean, cv, shape[d, 0], shape[d, 1], u)
 
 
-@njit(cache=True, inline="always")
+@cached_njit(inline="always")
 def _push(ht, hk, hl, st, t, prio, pid, ver, how):
     """Schedule an event and advance the heap size and sequence counters in ``st``."""
     _heap_push(ht, hk, hl, st[ST_HN], t, prio, st[ST_SEQ], pid, ver, how)
@@ -483,7 +484,7 @@ def _push(ht, hk, hl, st, t, prio, pid, ver, how):
     st[ST_SEQ] += 1
 
 
-@njit(cache=True, inline="always")
+@cached_njit(inline="always")
 def _push_now(nowq, st, prio, pid, ver, how):
     """Schedule an event at the current time: it joins the now-queue of its priority.
 
@@ -500,7 +501,7 @@ def _push_now(nowq, st, prio, pid, ver, how):
     st[ST_SEQ] += 1
 
 
-@njit(cache=True, inline="always")
+@cached_njit(inline="always")
 def _nowq_short(st, n_adapters, nowq):
     """Whether a now-queue may lack room for one more event's pushes: up to one start per
     adapter (a forced release) into URGENT, a few hand-overs into NORMAL."""
@@ -508,7 +509,7 @@ def _nowq_short(st, n_adapters, nowq):
     return st[ST_NOWQ_TAIL + URGENT] + n_adapters + 8 >= room or st[ST_NOWQ_TAIL + NORMAL] + 8 >= room
 
 
-@njit(cache=True, inline="always")
+@cached_njit(inline="always")
 def _spawn(kind, entity, k, a, f_a, now, st, procs, nowq):
     """Start a process now (SimPy: ``env.process``, an URGENT Initialize event); reuse a free id."""
     pr, pf, free_ids = procs
@@ -529,7 +530,7 @@ def _spawn(kind, entity, k, a, f_a, now, st, procs, nowq):
     _push_now(nowq, st, URGENT, pid, pr[r + R_VER], H_START)
 
 
-@njit(cache=True, inline="always")
+@cached_njit(inline="always")
 def _request_refresh(i, extra_hours, now, out, ai, st, procs, nowq):
     """``Adapter.request_refresh``: merged into a refresh in flight, or a new refresh process."""
     out[M_REQUESTED] += 1.0
@@ -540,7 +541,7 @@ def _request_refresh(i, extra_hours, now, out, ai, st, procs, nowq):
     _spawn(K_REFRESH, i, 0, 0, extra_hours, now, st, procs, nowq)
 
 
-@njit(cache=True, inline="always")
+@cached_njit(inline="always")
 def _start_work(pid, hours, days, priority, activity, premium, return_pc, procs):
     """Enter the engineer-work subroutine (``EngineerPool.work`` + ``Replication.engineer_work``)."""
     pr, pf, _ = procs
@@ -556,7 +557,7 @@ def _start_work(pid, hours, days, priority, activity, premium, return_pc, procs)
     pr[r + R_WRET] = return_pc
 
 
-@njit(cache=True, inline="always")
+@cached_njit(inline="always")
 def _gpu_acquire(pid, now, n_gpus, gpu_busy, gpu_mon, pr, gq_pid, gq_asked, gq_tail):
     """``GpuPool.acquire``: the lowest-numbered free GPU now (into the process's ``R_K`` slot), else the FIFO queue.
 
@@ -576,7 +577,7 @@ def _gpu_acquire(pid, now, n_gpus, gpu_busy, gpu_mon, pr, gq_pid, gq_asked, gq_t
     return False, gq_tail + 1
 
 
-@njit(cache=True, inline="always")
+@cached_njit(inline="always")
 def _set_deficit(i, value, now, af, out, usd, usd_per_point_day):
     """``Adapter._set_deficit``: accrue staleness at the old deficit up to now, then change it."""
     if af[i * NAF + AD_DEFICIT] > 0.0 and now > af[i * NAF + AD_SINCE]:
@@ -587,14 +588,14 @@ def _set_deficit(i, value, now, af, out, usd, usd_per_point_day):
     af[i * NAF + AD_SINCE] = now
 
 
-@njit(cache=True)
+@cached_njit()
 def _grow_f(a, n):
     b = np.empty(n, a.dtype)
     b[: a.shape[0]] = a
     return b
 
 
-@njit(cache=True, inline="always")
+@cached_njit(inline="always")
 def _monitor(mon, now, busy, queued):
     mon[MBA] += mon[MB] * (now - mon[ML])
     mon[MQA] += mon[MQ] * (now - mon[ML])
@@ -603,13 +604,13 @@ def _monitor(mon, now, busy, queued):
     mon[MQ] += queued
 
 
-@njit(cache=True, inline="always")
+@cached_njit(inline="always")
 def _book(usd, t, category, amount):
     if amount != 0.0:
         usd[year_of(t, usd.shape[0]), category] += amount
 
 
-@njit(cache=True)
+@cached_njit()
 def _monitor_summary(mon, horizon, capacity, out, i_util, i_busy, i_queue, i_wait, i_unstable, wait_scale):
     mon[MBA] += mon[MB] * (horizon - mon[ML])
     mon[MQA] += mon[MQ] * (horizon - mon[ML])
@@ -628,7 +629,7 @@ def _monitor_summary(mon, horizon, capacity, out, i_util, i_busy, i_queue, i_wai
 
 
 # -- one replication of one operating model -------------------------------------------------
-@njit(cache=True, _nrt=False)
+@cached_njit(_nrt=False)
 def _advance(
     P, Q, kp, max_events, horizon, months, usd, out, adapters, d_size, vendor_fee, sla_down, shape, procs, heap, nowq, pools, st, sf
 ):
@@ -1268,7 +1269,7 @@ def _advance(
     return status
 
 
-@njit(cache=True)
+@cached_njit()
 def _replication(P, Q, seed, rep, years, max_events, usd, out):
     """Simulate one replication; fills ``usd[years, categories]`` and ``out[metrics]``."""
     horizon = years * 365.0
@@ -1539,7 +1540,7 @@ def _replication(P, Q, seed, rep, years, max_events, usd, out):
     out[M_EVENTS] = events
 
 
-@njit(cache=True, parallel=True)
+@cached_njit(parallel=True)
 def _run_all(P, Q, seed, reps, years, max_events, usd, out):
     n_models = P.shape[0]
     n_reps = P.shape[1]

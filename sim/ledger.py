@@ -9,7 +9,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+
+from sim.jit import cached_njit
 
 DAYS_PER_YEAR = 365.0  # days
 HOURS_PER_YEAR = 8760.0  # hours
@@ -38,24 +39,24 @@ VENDOR_CATEGORIES = ("vendor_training", "vendor_inference", "vendor_platform", "
 LEDGER_COLUMNS = ("replication", "operating_model", "year", "category", "usd")
 
 
-@njit(cache=True)
+@cached_njit()
 def year_of(t, years):
     """The ledger year of time ``t`` (days); the last year takes the horizon itself."""
     return min(math.floor(t / 365.0), years - 1)
 
 
-@njit(cache=True)
+@cached_njit()
 def month_of(t, months):
     return min(math.floor(t / (365.0 / 12.0)), months - 1)
 
 
-@njit(cache=True)
+@cached_njit()
 def tokens_per_adapter_year_m(tokens_per_month_m, growth, year):
     """Inference tokens (millions) per adapter in ``year``: monthly volume x 12 x (1 + growth)^year."""
     return tokens_per_month_m * 12.0 * math.pow(1.0 + growth, float(year))
 
 
-@njit(cache=True)
+@cached_njit()
 def accrue(usd, t0, t1, usd_per_day, category):
     """Book a constant rate over [t0, t1) into ``usd[year, category]``, split at year ends."""
     if usd_per_day == 0.0 or t1 <= t0:

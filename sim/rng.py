@@ -9,8 +9,8 @@ chunking, sharding or on which operating model asked first: the world is
 identical across operating models by construction.
 
 The hash is SplitMix64's finalizer applied to each key word in turn. These
-functions are ``@njit`` so the SimPy reference engine and the numba kernels call
-the very same code.
+functions are numba-compiled (:func:`sim.jit.cached_njit`) so the SimPy reference
+engine and the numba kernels call the very same code.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+
+from sim.jit import cached_njit
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -65,20 +66,20 @@ class Stream:
     INPUT_CORRELATION = 26  # rank-correlation scores of the input layer
 
 
-@njit(cache=True, inline="always")
+@cached_njit(inline="always")
 def _mix(z):
     z = (z ^ (z >> _S30)) * _MIX1
     z = (z ^ (z >> _S27)) * _MIX2
     return z ^ (z >> _S31)
 
 
-@njit(cache=True, inline="always")
+@cached_njit(inline="always")
 def _absorb(h, word):
     """One hash step: mix one more key word into the state (as :func:`keyed_bits` does)."""
     return _mix(h ^ (np.uint64(word) + _GOLDEN))
 
 
-@njit(cache=True)
+@cached_njit()
 def keyed_bits(seed, replication, stream, entity, occurrence):
     """64 random bits that depend only on the five key words."""
     h = _mix(np.uint64(seed) + _GOLDEN)
@@ -88,7 +89,7 @@ def keyed_bits(seed, replication, stream, entity, occurrence):
     return _mix(h ^ (np.uint64(occurrence) + _GOLDEN))
 
 
-@njit(cache=True)
+@cached_njit()
 def key_prefixes(seed, replication, n_streams, n_entities):
     """The hash state after the first four key words, for every ``(stream, entity)``.
 
@@ -109,13 +110,13 @@ def key_prefixes(seed, replication, n_streams, n_entities):
     return out
 
 
-@njit(cache=True, inline="always")
+@cached_njit(inline="always")
 def prefixed_uniform(prefix, occurrence):
     """:func:`keyed_uniform` from a key prefix (:func:`key_prefixes`) and the occurrence."""
     return (float(_absorb(prefix, occurrence) >> _S11) + 0.5) * _TWO_M53
 
 
-@njit(cache=True)
+@cached_njit()
 def keyed_uniform(seed, replication, stream, entity, occurrence):
     """A uniform variate on the open interval (0, 1) for one key.
 
@@ -129,7 +130,7 @@ def keyed_uniform(seed, replication, stream, entity, occurrence):
     return (float(bits >> _S11) + 0.5) * _TWO_M53
 
 
-@njit(cache=True)
+@cached_njit()
 def keyed_uniforms(seed, replications, stream, entity, occurrence):
     """Vectorised :func:`keyed_uniform` over an array of replication indices."""
     out = np.empty(replications.shape[0])
@@ -138,7 +139,7 @@ def keyed_uniforms(seed, replications, stream, entity, occurrence):
     return out
 
 
-@njit(cache=True)
+@cached_njit()
 def norm_ppf(p):
     """Standard normal inverse CDF (Wichura 1988, AS 241, ~1e-16 relative)."""
     q = p - 0.5
@@ -250,14 +251,14 @@ UNIFORM = 3
 FAMILY_CODES = {"fixed": FIXED, "exponential": EXPONENTIAL, "lognormal": LOGNORMAL, "uniform": UNIFORM}
 
 
-@njit(cache=True, inline="always")
+@cached_njit(inline="always")
 def lognormal_shape(cv):
     """``(sigma, sigma**2 / 2)`` of the lognormal with coefficient of variation ``cv``."""
     s2 = math.log1p(cv * cv)
     return math.sqrt(s2), 0.5 * s2
 
 
-@njit(cache=True, inline="always")
+@cached_njit(inline="always")
 def event_ppf_shaped(family, mean, cv, sigma, half_s2, u):
     """:func:`event_ppf` with the lognormal shape precomputed (``lognormal_shape(cv)``).
 
@@ -276,7 +277,7 @@ def event_ppf_shaped(family, mean, cv, sigma, half_s2, u):
     return mean - half + 2.0 * half * u
 
 
-@njit(cache=True)
+@cached_njit()
 def event_ppf(family, mean, cv, u):
     """Inverse CDF of a per-event quantity given its family, mean and CV.
 
@@ -296,7 +297,7 @@ def event_ppf(family, mean, cv, u):
     return event_ppf_shaped(family, mean, cv, sigma, half_s2, u)
 
 
-@njit(cache=True)
+@cached_njit()
 def keyed_event(seed, replication, stream, entity, occurrence, family, mean, cv):
     """Draw one per-event quantity for one key (see :func:`event_ppf`)."""
     if family == FIXED:
@@ -304,7 +305,7 @@ def keyed_event(seed, replication, stream, entity, occurrence, family, mean, cv)
     return event_ppf(family, mean, cv, keyed_uniform(seed, replication, stream, entity, occurrence))
 
 
-@njit(cache=True)
+@cached_njit()
 def arrival_gap(u, rate_per_year, deterministic):
     """Days to the next arrival of a process with ``rate_per_year`` events a year:
     exponential from uniform ``u``, or exactly ``365 / rate`` when deterministic."""
@@ -313,7 +314,7 @@ def arrival_gap(u, rate_per_year, deterministic):
     return -math.log1p(-u) * 365.0 / rate_per_year
 
 
-@njit(cache=True)
+@cached_njit()
 def exponential_time(u, rate):
     """Exponential variate with ``rate`` (per unit time) from uniform ``u``."""
     return -math.log1p(-u) / rate

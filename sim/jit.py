@@ -35,14 +35,20 @@ from numba.core.caching import (
 _SIM = Path(__file__).resolve().parent
 
 
-@functools.cache
 def numba_sources_fingerprint(folder: str) -> bytes:
     """SHA-256 over the names and contents of the ``*.py`` files in ``folder`` that mention ``njit``."""
+    files = sorted(Path(folder).glob("*.py"))
+    # remembered per file state, as numba does for its own stamp: a file edited while a session runs is read again
+    return _fingerprint(tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in files))
+
+
+@functools.cache
+def _fingerprint(files: tuple[tuple[str, int, int], ...]) -> bytes:
     digest = hashlib.sha256()
-    for path in sorted(Path(folder).glob("*.py")):
-        text = path.read_bytes()
+    for path, _, _ in files:
+        text = Path(path).read_bytes()
         if b"njit" in text:
-            digest.update(path.name.encode() + b"\0" + text + b"\0")
+            digest.update(Path(path).name.encode() + b"\0" + text + b"\0")
     return digest.digest()
 
 

@@ -70,3 +70,14 @@ def test_the_kernels_stamp_covers_rng_and_ledger() -> None:
 def test_cache_is_implied() -> None:
     with pytest.raises(TypeError, match="cache"):
         jit.cached_njit(cache=True)
+
+
+def test_the_fingerprint_follows_edits_within_a_session(tmp_path: Path) -> None:
+    source = tmp_path / "helpers.py"
+    source.write_text(textwrap.dedent(HELPERS))
+    (tmp_path / "notes.py").write_text("x = 1\n")  # no numba in it: not part of the fingerprint
+    before = jit.numba_sources_fingerprint(str(tmp_path))
+    (tmp_path / "notes.py").write_text("x = 2\n")
+    assert jit.numba_sources_fingerprint(str(tmp_path)) == before
+    source.write_text(textwrap.dedent(HELPERS).replace("x + 1.0", "x + 20.0"))  # other size too: coarse clocks
+    assert jit.numba_sources_fingerprint(str(tmp_path)) != before

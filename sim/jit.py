@@ -37,9 +37,12 @@ _SIM = Path(__file__).resolve().parent
 
 def numba_sources_fingerprint(folder: str) -> bytes:
     """SHA-256 over the names and contents of the ``*.py`` files in ``folder`` that mention ``njit``."""
-    files = sorted(Path(folder).glob("*.py"))
+    states = []
+    for path in sorted(Path(folder).glob("*.py")):
+        stat = path.stat()
+        states.append((str(path), stat.st_mtime_ns, stat.st_size))
     # remembered per file state, as numba does for its own stamp: a file edited while a session runs is read again
-    return _fingerprint(tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in files))
+    return _fingerprint(tuple(states))
 
 
 @functools.cache

@@ -416,6 +416,12 @@ def _sift_up(ht, hk, hl, i, t, key, payload):
 
 
 @cached_njit(inline="always")
+def _order_key(prio, seq):
+    """An event's place among events at the same time: priority first, then sequence (SimPy's eid)."""
+    return (prio << 56) | seq
+
+
+@cached_njit(inline="always")
 def _payload(pid, ver, how):
     """What an event carries: the process, its version when scheduled, and how it resumes."""
     return ((ver & VER_MASK) << (PID_BITS + 2)) | (pid << 2) | how
@@ -424,7 +430,7 @@ def _payload(pid, ver, how):
 @cached_njit(inline="always")
 def _heap_push(ht, hk, hl, n, t, prio, seq, pid, ver, how):
     """Push an event: ordered by (time, priority, sequence), as SimPy's (time, priority, eid)."""
-    _sift_up(ht, hk, hl, np.uint64(n), t, (prio << 56) | seq, _payload(pid, ver, how))
+    _sift_up(ht, hk, hl, np.uint64(n), t, _order_key(prio, seq), _payload(pid, ver, how))
 
 
 @cached_njit(inline="always")
@@ -687,15 +693,13 @@ def _advance(
     hcap = ht.shape[0]
     status = ADVANCE_DONE
     while True:
-        # the next event: the heap's root, or the head of a now-queue (due now, in sequence order)
+        # the next event: the heap's root, or the head of the first non-empty now-queue (due now,
+        # in sequence order) unless the root is due now and comes before it
         source = -1  # the heap
-        if st[ST_NOWQ_TAIL + URGENT] > st[ST_NOWQ_HEAD + URGENT]:
-            source = URGENT
-            if st[ST_HN] > 0 and ht[0] == now and hk[0] < now_seqs[2 * st[ST_NOWQ_HEAD + URGENT] + URGENT]:
-                source = -1
-        elif st[ST_NOWQ_TAIL + NORMAL] > st[ST_NOWQ_HEAD + NORMAL]:
-            source = NORMAL
-            if st[ST_HN] > 0 and ht[0] == now and hk[0] < ((NORMAL << 56) | now_seqs[2 * st[ST_NOWQ_HEAD + NORMAL] + NORMAL]):
+        q = URGENT if st[ST_NOWQ_TAIL + URGENT] > st[ST_NOWQ_HEAD + URGENT] else NORMAL
+        if st[ST_NOWQ_TAIL + q] > st[ST_NOWQ_HEAD + q]:
+            source = q
+            if st[ST_HN] > 0 and ht[0] == now and hk[0] < _order_key(q, now_seqs[2 * st[ST_NOWQ_HEAD + q] + q]):
                 source = -1
         if source < 0 and (st[ST_HN] == 0 or ht[0] >= horizon):
             break
@@ -1473,7 +1477,7 @@ def _replication(P, Q, seed, rep, years, max_events, usd, out):
             ht = _grow_f(ht, new_hcap)
             hk = _grow_f(hk, new_hcap)
             hl = _grow_f(hl, new_hcap)
-        if _nowq_short(st, n_adapters, (now_seqs, now_payloads)):
+        if _nowq_short(st, n_adapters, nowq):
             now_seqs = _grow_f(now_seqs, 2 * now_seqs.shape[0])
             now_payloads = _grow_f(now_payloads, 2 * now_payloads.shape[0])
         if st[5] + 1 >= gq_pid.shape[0]:

@@ -516,6 +516,20 @@ def _nowq_short(st, n_adapters, nowq):
 
 
 @cached_njit(inline="always")
+def _tables_short(st, n_adapters, nowq, cap, hcap, gq_tail, gq_room, rq_tail, rq_room):
+    """Whether a table may lack room for what one more event can add (process slots, heap,
+    now-queues, free ids, GPU and reviewer queues): then ``_advance`` returns to grow them."""
+    return (
+        st[ST_NPROCS] + n_adapters + 4 >= cap
+        or st[ST_HN] + 2 * n_adapters + 8 >= hcap
+        or _nowq_short(st, n_adapters, nowq)
+        or st[ST_NFREE] + 1 >= cap
+        or gq_tail + 1 >= gq_room
+        or rq_tail + 1 >= rq_room
+    )
+
+
+@cached_njit(inline="always")
 def _spawn(kind, entity, k, a, f_a, now, st, procs, nowq):
     """Start a process now (SimPy: ``env.process``, an URGENT Initialize event); reuse a free id."""
     pr, pf, free_ids = procs
@@ -703,14 +717,7 @@ def _advance(
                 source = -1
         if source < 0 and (st[ST_HN] == 0 or ht[0] >= horizon):
             break
-        if (
-            st[ST_NPROCS] + n_adapters + 4 >= cap
-            or st[ST_HN] + 2 * n_adapters + 8 >= hcap
-            or _nowq_short(st, n_adapters, nowq)
-            or st[ST_NFREE] + 1 >= free_ids.shape[0]
-            or gq_tail + 1 >= gq_pid.shape[0]
-            or rq_tail + 1 >= rq_pid.shape[0]
-        ):
+        if _tables_short(st, n_adapters, nowq, cap, hcap, gq_tail, gq_pid.shape[0], rq_tail, rq_pid.shape[0]):
             status = ADVANCE_GROW
             break
         if source < 0:
@@ -1236,14 +1243,9 @@ def _advance(
                     (st[ST_HN] == 0 or ht[0] > own_t)
                     and st[ST_NOWQ_TAIL + URGENT] == 0  # both empty, so room is as at the loop's top
                     and st[ST_NOWQ_TAIL + NORMAL] == 0
-                    and not _nowq_short(st, n_adapters, nowq)
                     and own_t < horizon
                     and events + 1 < max_events
-                    and st[ST_NPROCS] + n_adapters + 4 < cap
-                    and st[ST_HN] + 2 * n_adapters + 8 < hcap
-                    and st[ST_NFREE] + 1 < free_ids.shape[0]
-                    and gq_tail + 1 < gq_pid.shape[0]
-                    and rq_tail + 1 < rq_pid.shape[0]
+                    and not _tables_short(st, n_adapters, nowq, cap, hcap, gq_tail, gq_pid.shape[0], rq_tail, rq_pid.shape[0])
                 ):
                     now = own_t
                     own_t = -1.0

@@ -28,7 +28,7 @@ import numpy as np
 
 from models.distributions import InputDistribution, parse_uncertain
 from models.inputs import key_hint, sample_uniforms
-from models.schema import EventDist, OperatingModelConfig, ScenarioConfig, SeverityMix
+from models.schema import CHEAPEST_GPU_CLASS, GPU_CLASSES, EventDist, OperatingModelConfig, ScenarioConfig, SeverityMix
 from sim.rng import FAMILY_CODES
 
 CODE_MAPS = {
@@ -36,6 +36,7 @@ CODE_MAPS = {
     "owner": {"team": 0, "vendor": 1},
     "mode": {"dedicated": 0, "shared": 1},
     "burst_tier": {"on_demand": 0, "spot": 1},
+    "gpu_class": {name: code for code, name in enumerate((*GPU_CLASSES, CHEAPEST_GPU_CLASS))},
     "family": FAMILY_CODES,
 }
 SKIPPED = {"name", "label"}
@@ -73,6 +74,31 @@ SV = {name: i for i, name in enumerate(SCENARIO_VALUES)}
 SC = {name: i for i, name in enumerate(SCENARIO_CODES)}
 MV = {name: i for i, name in enumerate(MODEL_VALUES)}
 MC = {name: i for i, name in enumerate(MODEL_CODES)}
+
+
+# What the organisation already has (scenario fields). A run that declares any of it is
+# costed on an incremental basis; otherwise every cost an operating model uses is counted.
+EXISTING_CAPACITY = ("existing_platform_fte", "existing_reserved_gpus", "existing_monitoring_share")
+ACCOUNTING_BASES = {
+    "fully_loaded": "fully loaded: every cost an operating model uses is counted",
+    "incremental": "incremental: only what an operating model adds beyond the existing staff, GPUs and monitoring",
+}
+
+
+def accounting_basis(scenario: Mapping) -> str:
+    """``incremental`` if the scenario may declare existing capacity that lowers a cost, else ``fully_loaded``.
+
+    Existing staff counted at a cost share of 1 change nothing, so they alone leave the
+    basis fully loaded.
+    """
+
+    def support(name: str) -> tuple[float, float]:
+        dist = parse_uncertain(f"scenario.{name}", scenario[name])
+        return (dist.mean, dist.mean) if dist.is_degenerate else (dist.quantile(0.0), dist.quantile(1.0))
+
+    staff = support("existing_platform_fte")[1] > 0 and support("existing_staff_cost_share")[0] < 1
+    other = any(support(name)[1] > 0 for name in EXISTING_CAPACITY[1:])
+    return "incremental" if staff or other else "fully_loaded"
 
 
 def _lookup(tree: Mapping, dotted: str) -> Any:

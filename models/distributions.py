@@ -7,6 +7,7 @@ In YAML it is written either as a plain number or as a mapping::
     gpu_hours: {dist: interval90, low: 0.25, high: 2.0}      # lognormal through a 90 % interval
     mttr_hours: {dist: lognormal, median: 4, sigma: 0.8}
     growth: {dist: normal, mean: 0.3, sd: 0.2, truncate_at_zero: true}
+    platform_team_hired: {dist: choice, values: [0, 1], p: [0.4, 0.6]}  # discrete; p optional
 
 or compactly as a string, handy on the command line where a mapping of another
 kind cannot replace the configured one::
@@ -15,7 +16,14 @@ kind cannot replace the configured one::
 
 (``fixed(v)``, ``pert(min,mode,max)``, ``triangular(min,mode,max)``,
 ``uniform(min,max)``, ``lognormal(median,sigma)``, ``normal(mean,sd)``,
-``truncnormal(mean,sd)``, ``interval90(low,high)``).
+``truncnormal(mean,sd)``, ``interval90(low,high)``, ``choice(v1:p1,v2:p2,...)``
+and ``choice(v1,v2,...)`` with equal weights). Quote a compact ``choice`` on the
+command line: Hydra reads an unquoted ``choice(...)`` as a sweep.
+
+A ``choice`` is a discrete law (structural uncertainty: "the platform team must be
+hired: 60 %"). Its values are sorted ascending, together with their probabilities,
+so its inverse CDF is monotone in ``u`` and rank correlation acts on it as on any
+other input.
 
 Each distribution object knows its mean, variance and inverse CDF, so tests can
 check samples against it (:func:`check_samples`).
@@ -146,6 +154,49 @@ class Normal(InputDistribution):
         return stats.norm(self.mu, self.sd)
 
 
+@dataclass(frozen=True)
+class Choice(InputDistribution):
+    """A discrete law: ``values`` (sorted ascending, distinct) with probabilities ``p``.
+
+    The inverse CDF is ``values[searchsorted(cumsum(p), u, side="right")]`` (index
+    clipped to the last value) with the cumulative sum's last element set to
+    exactly 1, so ``quantile(0)`` is the smallest value and ``quantile(1)`` the
+    largest. The mean and variance are those of that law.
+    """
+
+    values: tuple[float, ...] = ()
+    p: tuple[float, ...] = ()
+
+    def frozen(self):
+        raise TypeError("a choice distribution has no scipy frozen form: use ppf, mean, var, probabilities")
+
+    @property
+    def cumulative(self) -> np.ndarray:
+        """``cumsum(p)`` with its last element exactly 1."""
+        cum = np.cumsum(np.asarray(self.p, dtype=float))
+        cum[-1] = 1.0
+        return cum
+
+    @property
+    def probabilities(self) -> np.ndarray:
+        """The probability of each value under :meth:`ppf` (``p`` up to rounding of the last)."""
+        return np.diff(self.cumulative, prepend=0.0)
+
+    def ppf(self, u):
+        u = np.asarray(u, dtype=float)
+        index = np.minimum(np.searchsorted(self.cumulative, u, side="right"), len(self.values) - 1)
+        return np.asarray(self.values, dtype=float)[index]
+
+    @property
+    def mean(self):
+        return float(np.dot(self.probabilities, self.values))
+
+    @property
+    def var(self):
+        values = np.asarray(self.values, dtype=float)
+        return float(np.dot(self.probabilities, (values - self.mean) ** 2))
+
+
 def _number(field: str, spec: Mapping, key: str, default: Any = None) -> float:
     if key not in spec:
         if default is not None:
@@ -157,6 +208,36 @@ def _number(field: str, spec: Mapping, key: str, default: Any = None) -> float:
     return float(value)
 
 
+def _finite_list(field: str, value: Any, what: str) -> list[float]:
+    if not isinstance(value, (list, tuple)) or not value:
+        raise ConfigError(field, value, f"must be a non-empty list of {what}")
+    for x in value:
+        if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x):
+            raise ConfigError(field, value, f"must be a non-empty list of {what}")
+    return [float(x) for x in value]
+
+
+def _choice_parts(field: str, spec: Mapping) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Validated values and probabilities of a choice mapping, sorted by value."""
+    if "values" not in spec:
+        raise ConfigError(f"{field}.values", "missing", "a choice distribution needs 'values' (a list of numbers)")
+    values = _finite_list(f"{field}.values", spec["values"], "distinct finite numbers")
+    if len(set(values)) != len(values):
+        raise ConfigError(f"{field}.values", spec["values"], "must be a non-empty list of distinct finite numbers (no value twice)")
+    if "p" in spec:
+        p = _finite_list(f"{field}.p", spec["p"], "probabilities in (0, 1] summing to 1, one per value")
+        if len(p) != len(values):
+            raise ConfigError(f"{field}.p", spec["p"], f"must have one probability per value ({len(values)}), in (0, 1] summing to 1")
+        if not all(0.0 < q <= 1.0 for q in p):
+            raise ConfigError(f"{field}.p", spec["p"], "each probability must be in (0, 1]; drop a value rather than give it 0")
+        if abs(math.fsum(p) - 1.0) > 1e-9:
+            raise ConfigError(f"{field}.p", spec["p"], f"must sum to 1 within 1e-9 (it sums to {math.fsum(p):.12g})")
+    else:
+        p = [1.0 / len(values)] * len(values)
+    order = sorted(range(len(values)), key=values.__getitem__)
+    return tuple(values[i] for i in order), tuple(p[i] for i in order)
+
+
 _KEYS = {
     "fixed": {"value"},
     "pert": {"min", "mode", "max", "lamb"},
@@ -165,6 +246,7 @@ _KEYS = {
     "lognormal": {"median", "sigma"},
     "normal": {"mean", "sd", "truncate_at_zero"},
     "interval90": {"low", "high"},
+    "choice": {"values", "p"},
 }
 
 
@@ -180,13 +262,33 @@ _POSITIONAL = {
 }
 
 
+_CHOICE_FORMS = "choice(v1:p1,v2:p2,...), choice(v1,v2,...)"
+
+
+def _parse_choice_compact(field: str, text: str, rest: str) -> dict:
+    """``"choice(0:0.6,1:0.4)"`` -> ``{dist: choice, values: [0, 1], p: [0.6, 0.4]}``; no ``:p`` means equal weights."""
+    items = [item.strip() for item in rest[:-1].split(",")]
+    pairs = [item.partition(":") for item in items]
+    with_p = {sep == ":" for _, sep, _ in pairs}
+    if len(with_p) != 1:
+        raise ConfigError(field, text, f"choice(...) takes value:probability pairs for every value or for none: {_CHOICE_FORMS}")
+    try:
+        values = [float(v) for v, _, _ in pairs]
+        p = [float(q) for _, _, q in pairs] if with_p == {True} else None
+    except ValueError:
+        raise ConfigError(field, text, f"choice(...) takes numbers: {_CHOICE_FORMS}") from None
+    return {"dist": "choice", "values": values} | ({} if p is None else {"p": p})
+
+
 def _parse_compact(field: str, text: str) -> dict:
     """``"pert(1, 2, 4)"`` -> ``{dist: pert, min: 1, mode: 2, max: 4}``."""
     kind, _, rest = text.strip().partition("(")
     kind = kind.strip()
+    if kind == "choice" and rest.endswith(")"):
+        return _parse_choice_compact(field, text, rest)
     if kind not in _POSITIONAL or not rest.endswith(")"):
         forms = ", ".join(f"{k}({','.join(v)})" for k, v in _POSITIONAL.items())
-        raise ConfigError(field, text, f"must be a number, a distribution mapping, or one of {forms}")
+        raise ConfigError(field, text, f"must be a number, a distribution mapping, or one of {forms}, {_CHOICE_FORMS}")
     try:
         numbers = [float(x) for x in rest[:-1].split(",")]
     except ValueError:
@@ -213,6 +315,11 @@ def to_compact(field: str, spec: Mapping) -> str:
     if unknown:
         allowed = ", ".join(sorted(_KEYS[kind]))
         raise ConfigError(f"{field}.{unknown[0]}", spec[unknown[0]], f"not a key of a {kind} distribution; allowed: {allowed}")
+    if kind == "choice":
+        values, p = _choice_parts(field, spec)
+        if "p" not in spec:
+            return f"choice({','.join(repr(v) for v in values)})"
+        return f"choice({','.join(f'{v!r}:{q!r}' for v, q in zip(values, p, strict=True))})"
     names = _POSITIONAL[kind] + (("lamb",) if kind == "pert" and "lamb" in spec else ())
     numbers = [_number(field, spec, name) for name in names]
     if kind == "normal" and spec.get("truncate_at_zero", False):
@@ -252,6 +359,9 @@ def parse_uncertain(field: str, spec: Any) -> InputDistribution:
         )
     if kind == "fixed":
         return Fixed(kind, _number(field, spec, "value"))
+    if kind == "choice":
+        values, p = _choice_parts(field, spec)
+        return Fixed(kind, values[0]) if len(values) == 1 else Choice(kind, values, p)
     if kind in ("pert", "triangular"):
         low, mode, high = (_number(field, spec, k) for k in ("min", "mode", "max"))
         if not low <= mode <= high:
@@ -297,7 +407,9 @@ def parse_uncertain(field: str, spec: Any) -> InputDistribution:
 
 
 def check_samples(dist: InputDistribution, samples: np.ndarray, alpha: float = 1e-4) -> float:
-    """Kolmogorov-Smirnov test of samples against a distribution.
+    """Goodness-of-fit test of samples against a distribution: Kolmogorov-Smirnov,
+    or Pearson's chi-square over the values of a :class:`Choice` (KS does not suit
+    a discrete law).
 
     Returns the p-value; raises ``AssertionError`` when it is below ``alpha``
     (so the false-alarm rate of a test that uses it is ``alpha``).
@@ -305,6 +417,16 @@ def check_samples(dist: InputDistribution, samples: np.ndarray, alpha: float = 1
     if dist.is_degenerate:
         assert np.all(samples == dist.mean), "degenerate distribution gave varying samples"
         return 1.0
+    if isinstance(dist, Choice):
+        samples = np.asarray(samples, dtype=float)
+        values = np.asarray(dist.values)
+        index = np.searchsorted(values, samples)
+        inside = (index < len(values)) & (values[np.minimum(index, len(values) - 1)] == samples)
+        assert inside.all(), f"samples not among the values of {dist}: {np.unique(samples[~inside])[:5]}"
+        observed = np.bincount(index, minlength=len(values))
+        p = float(stats.chisquare(observed, samples.size * dist.probabilities).pvalue)
+        assert p >= alpha, f"samples do not follow {dist} (chi-square p = {p:.2e})"
+        return p
     p = float(stats.kstest(samples, dist.frozen().cdf).pvalue)
     assert p >= alpha, f"samples do not follow {dist} (KS p = {p:.2e})"
     return p

@@ -11,7 +11,7 @@ with sources live in the YAML files under ``configs/``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
@@ -36,6 +36,20 @@ class SeverityMix:
 
 
 @dataclass
+class GpuClassFigures:
+    """One figure per serving GPU class: ``h100``, ``a100``, ``a10g``, ``l4``."""
+
+    h100: Any = 0.0
+    a100: Any = 0.0
+    a10g: Any = 0.0
+    l4: Any = 0.0
+
+
+GPU_CLASSES = tuple(f.name for f in fields(GpuClassFigures))  # serving.gpu_class codes are positions here
+CHEAPEST_GPU_CLASS = "cheapest"  # serving.gpu_class: whichever class costs least for each deployment-year's load (code len(GPU_CLASSES))
+
+
+@dataclass
 class ScenarioConfig:
     """The world: what happens to the organisation whatever it buys."""
 
@@ -48,7 +62,7 @@ class ScenarioConfig:
     drift_rate_per_adapter_year: Any = 0.0  # drift events per adapter per year
     drift_quality_drop: EventDist = field(default_factory=lambda: EventDist("fixed", 1.0, 0.0))  # quality points
     staleness_usd_per_point_day: Any = 0.0  # business cost of one quality point lost for a day
-    downtime_usd_per_hour: Any = 0.0  # business cost of a full outage hour
+    downtime_usd_per_adapter_hour: Any = 0.0  # business cost of one adapter's full outage for an hour
     base_model_releases_per_year: Any = 0.0
     tokens_per_adapter_month_m: Any = 0.0  # inference tokens, millions per adapter per month
     token_growth_per_year: Any = 0.0  # fractional growth of traffic per year
@@ -63,10 +77,18 @@ class ScenarioConfig:
     working_hours_per_year: float = 1800.0  # converts loaded annual cost to an hourly rate
     engineer_loaded_annual_usd: Any = 0.0
     reviewer_loaded_annual_usd: Any = 0.0
-    gpu_reserved_usd_per_hour: Any = 0.0  # reserved / committed GPU-hour (training pool and serving)
+    gpu_reserved_usd_per_hour: Any = 0.0  # reserved / committed training-pool GPU-hour (H100 class)
     gpu_on_demand_usd_per_hour: Any = 0.0
     gpu_spot_usd_per_hour: Any = 0.0
     storage_usd_per_gb_month: Any = 0.0
+    # serving GPUs, by class: price of an always-on GPU-hour, and throughput relative to the H100
+    serving_gpu_usd_per_hour: GpuClassFigures = field(default_factory=GpuClassFigures)
+    serving_gpu_relative_throughput: GpuClassFigures = field(default_factory=lambda: GpuClassFigures(1.0, 1.0, 1.0, 1.0))
+    # what the organisation already has: a model books only what it adds beyond it
+    existing_platform_fte: Any = 0.0  # platform engineers already employed who can take on this work, FTE
+    existing_staff_cost_share: Any = 1.0  # share of their cost counted against this decision: 0 sunk, 1 fully counted
+    existing_reserved_gpus: Any = 0.0  # training-pool GPUs already reserved and paid for (whole GPUs)
+    existing_monitoring_share: Any = 0.0  # share of a model's monitoring (build and running cost) already in place
     discount_rate: float = 0.0  # annual, for NPV
 
 
@@ -85,7 +107,7 @@ class TrainingConfig:
 
 @dataclass
 class GpuPoolConfig:
-    reserved: int = 0  # GPUs billed whether busy or not
+    reserved: int = 0  # GPUs reserved for the pool, billed whether busy or not (existing reserved GPUs count first)
     burst_max: int = 0  # extra GPUs billed per use when all reserved are busy
     burst_tier: str = "on_demand"  # on_demand | spot
     spot_preemptions_per_gpu_hour: Any = 0.0
@@ -103,9 +125,11 @@ class EvaluationConfig:
 class ServingConfig:
     owner: str = "team"  # team | vendor; the owner also takes serving incidents
     mode: str = "dedicated"  # dedicated (one deployment per adapter) | shared (multi-adapter base)
-    tokens_per_gpu_hour_m: Any = 1.0  # sustained throughput, million tokens per GPU-hour (team)
+    gpu_class: str = "h100"  # serving GPU class (team): h100 | a100 | a10g | l4 | cheapest (per deployment-year), priced by the scenario
+    tokens_per_gpu_hour_m: Any = 1.0  # sustained throughput on an H100, million tokens per GPU-hour (team)
     target_utilization: float = 0.6  # headroom kept on serving GPUs (team)
-    min_gpus_per_deployment: int = 1
+    min_replicas: int = 1  # always-on replicas per deployment: the redundancy choice, 1 or 2 (team)
+    scale_to_zero: bool = False  # a deployment whose load needs less than one replica runs only while busy (team)
     adapters_per_deployment: int = 1  # shared mode: adapters packed on one base deployment
     vendor_usd_per_1m_tokens: Any = 0.0
     vendor_usd_per_deployment_hour: Any = 0.0  # hosting fee per deployment, used or not
@@ -216,7 +240,7 @@ class StudyConfig:
     ``sensitivity`` and ``article_table`` run whole in every job.
     """
 
-    kind: str = "none"  # none | break_even | decision_map | sensitivity | article_table
+    kind: str = "none"  # none | break_even | decision_map | sensitivity | article_table | article_decision_table
     parameter: str = "scenario.adapters"  # swept config path (break_even; x of decision_map)
     values: list[float] = field(default_factory=list)  # its grid, increasing
     y_parameter: str = "scenario.refresh_interval_days"  # decision_map: the second parameter

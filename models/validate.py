@@ -21,7 +21,7 @@ from models.compile import input_keys
 from models.distributions import InputDistribution, Lognormal, parse_uncertain
 from models.errors import ConfigError
 from models.inputs import SAMPLING, key_hint, rank_correlation_groups, score_correlation
-from models.schema import Config, EventDist, OperatingModelConfig, ScenarioConfig, SeverityMix
+from models.schema import CHEAPEST_GPU_CLASS, GPU_CLASSES, Config, EventDist, OperatingModelConfig, ScenarioConfig, SeverityMix
 from sim.rng import FAMILY_CODES
 
 INF = math.inf
@@ -33,6 +33,7 @@ CHOICES = {
     "serving.owner": ("team", "vendor"),
     "serving.mode": ("dedicated", "shared"),
     "gpu_pool.burst_tier": ("on_demand", "spot"),
+    "serving.gpu_class": (*GPU_CLASSES, CHEAPEST_GPU_CLASS),
     "engine.name": ("numba", "simpy"),
 }
 
@@ -44,7 +45,7 @@ SCENARIO_RANGES = {
     "refresh_interval_days": (0, INF),
     "drift_rate_per_adapter_year": (0, INF),
     "staleness_usd_per_point_day": (0, INF),
-    "downtime_usd_per_hour": (0, INF),
+    "downtime_usd_per_adapter_hour": (0, INF),
     "base_model_releases_per_year": (0, INF),
     "tokens_per_adapter_month_m": (0, INF),
     "token_growth_per_year": (-0.99, INF),
@@ -62,7 +63,20 @@ SCENARIO_RANGES = {
     "gpu_on_demand_usd_per_hour": (0, INF),
     "gpu_spot_usd_per_hour": (0, INF),
     "storage_usd_per_gb_month": (0, INF),
+    **{f"serving_gpu_usd_per_hour.{c}": (0, INF) for c in GPU_CLASSES},
+    **{f"serving_gpu_relative_throughput.{c}": (0, INF) for c in GPU_CLASSES},
+    "existing_platform_fte": (0, INF),
+    "existing_staff_cost_share": (0, 1),
+    "existing_reserved_gpus": (0, 100_000),
+    "existing_monitoring_share": (0, 1),
     "discount_rate": (0, 0.99),
+}
+# Uncertain inputs that count whole things: a whole number, or a choice of whole numbers.
+WHOLE_NUMBERS = {"existing_reserved_gpus"}
+# Keys renamed when their unit was made explicit: a config using the old name gets a pointer.
+RENAMED = {
+    "downtime_usd_per_hour": "downtime_usd_per_adapter_hour (USD per adapter-hour of full outage)",
+    "min_gpus_per_deployment": "min_replicas (always-on replicas per deployment, the redundancy choice)",
 }
 MODEL_RANGES = {
     "training.failure_prob": (0, MAX_PROB),
@@ -77,7 +91,7 @@ MODEL_RANGES = {
     "evaluation.vendor_usd_per_run": (0, INF),
     "serving.tokens_per_gpu_hour_m": (0, INF),
     "serving.target_utilization": (0.01, 1),
-    "serving.min_gpus_per_deployment": (0, 100_000),
+    "serving.min_replicas": (1, 100),
     "serving.adapters_per_deployment": (1, 100_000),
     "serving.vendor_usd_per_1m_tokens": (0, INF),
     "serving.vendor_usd_per_deployment_hour": (0, INF),
@@ -100,7 +114,7 @@ MODEL_RANGES = {
 }
 # Fields that must be > 0, not just >= 0 (a distribution open at 0, such as the
 # lognormal, is allowed).
-STRICTLY_POSITIVE = {"serving.tokens_per_gpu_hour_m"}
+STRICTLY_POSITIVE = {"serving.tokens_per_gpu_hour_m", *(f"serving_gpu_relative_throughput.{c}" for c in GPU_CLASSES)}
 TOP_RANGES = {"replications": (1, 100_000_000), "horizon_years": (1, 100_000), "seed": (0, 2**63 - 1)}
 ENGINE_RANGES = {"max_events_per_replication": (1000, 10**12), "threads": (0, 4096)}
 
@@ -121,6 +135,8 @@ def _check_keys(path: str, value: Any, schema: type) -> None:
     for key, sub in value.items():
         where = f"{path}.{key}" if path else str(key)
         if key not in fields:
+            if key in RENAMED:
+                raise ConfigError(where, sub, f"renamed: use {path}.{RENAMED[key]}")
             raise ConfigError(where, sub, f"unknown key; allowed keys of {path or 'the config'}: {', '.join(fields)}")
         hint = hints[key]
         if dataclasses.is_dataclass(hint):
@@ -215,12 +231,23 @@ def _check_section(prefix: str, tree: Mapping, schema: type, ranges: Mapping[str
             allowed = CHOICES.get(path) or CHOICES[f"scenario.{path}"]
             if value not in allowed:
                 raise ConfigError(field, value, f"must be one of {', '.join(allowed)}")
+        elif hint is bool:
+            if not isinstance(value, bool):
+                raise ConfigError(field, value, "must be true or false")
         elif path in ranges:
             low, high = ranges[path]
             if hint is int:
                 _check_integer(field, value, low, high)
             else:
-                check_uncertain(field, value, low, high, strict_low=path in STRICTLY_POSITIVE)
+                dist = check_uncertain(field, value, low, high, strict_low=path in STRICTLY_POSITIVE)
+                if path in WHOLE_NUMBERS:
+                    _check_whole(field, value, dist)
+
+
+def _check_whole(field: str, spec: Any, dist: InputDistribution) -> None:
+    values = [dist.mean] if dist.is_degenerate else getattr(dist, "values", None)
+    if values is None or any(float(v) != math.floor(v) for v in values):
+        raise ConfigError(field, spec, "must be a whole number, or a choice of whole numbers such as choice(0:0.5,1:0.5)")
 
 
 def _check_severity(field: str, mix: Mapping) -> None:

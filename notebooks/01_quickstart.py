@@ -196,7 +196,7 @@ metric_columns = [
     "refreshes_completed",
     "training_runs",
     "incidents",
-    "downtime_hours",
+    "downtime_adapter_hours",
     "gpu_utilization",
     "gpu_wait_mean_hours",
     "engineer_hours_pipeline",

@@ -326,7 +326,14 @@ mine = metrics.loc[REPLICATION]
 for metric, event in (("incidents", "incident"), ("refreshes_completed", "promoted"), ("training_runs", "train_start")):
     print(f"{metric}: {counts.get(event, 0)} in the trace, {mine[metric]:.0f} from the numba engine")
 
-columns = ["refreshes_completed", "incidents", "downtime_hours", "engineer_wait_mean_hours", "gpu_wait_mean_hours", "gpu_queue_mean"]
+columns = [
+    "refreshes_completed",
+    "incidents",
+    "downtime_adapter_hours",
+    "engineer_wait_mean_hours",
+    "gpu_wait_mean_hours",
+    "gpu_queue_mean",
+]
 context = pd.DataFrame(
     {
         "this future": mine[columns],

@@ -5,7 +5,7 @@
     python experiments/article_table.py --ci bootstrap scenario.regulated_share=0
     lora-tco experiment=article_table                                    # the same from the CLI
 
-The article (``/work/shared/reference/build-vs-buy-article.txt``) gives an illustrative
+The article (the reference build-vs-buy article, cited in ``docs/sources.md``) gives an illustrative
 index of annual TCO for self-managed LoRA: 1 adapter refreshed quarterly is 1.0x, 1
 adapter monthly ~2.5x, 5 quarterly ~4.5x, 5 monthly ~12x, 10 monthly ~22x (it has no
 10-adapter quarterly row). This script simulates the six scenarios 1, 5, 10 adapters x

@@ -11,6 +11,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from models.compile import ACCOUNTING_BASES
 from models.errors import ConfigError
 from models.schema import register_configs
 from sim import jobs
@@ -37,6 +38,7 @@ def format_summary(results: Results) -> str:
     lines = [
         f"lora-tco: {_size(results, int(s['replications'].iloc[0]))} x {results.horizon_years} years, seed {results.seed} "
         f"(USD thousands, undiscounted; economic = TCO + downtime + staleness)",
+        f"accounting basis: {ACCOUNTING_BASES[results.accounting_basis]}",
         head,
         "-" * len(head),
     ]
@@ -46,6 +48,9 @@ def format_summary(results: Results) -> str:
             f"{r['tco_p95'] / 1e3:>9,.0f}  {r['economic_mean'] / 1e3:>10,.0f}{r['economic_p05'] / 1e3:>9,.0f}"
             f"{r['economic_p95'] / 1e3:>9,.0f}  {r['p_cheapest_tco']:>11.0%}"
         )
+    labels = dict(zip(results.model_names, results.model_labels, strict=True))
+    for name, found in results.capacity_warnings().items():
+        lines += [f"warning: {labels[name]}: {text}" for text in found]
     return "\n".join(lines)
 
 

@@ -777,7 +777,7 @@ def _key_input_rows(results: Results, config_dir: Path | None) -> list[list[str]
             continue
         row = table.loc[key]
         mean = "" if pd.isna(row["mean"]) else _number(float(row["mean"]))
-        # The comment's lead clause ("assumption, range 1–20", 'calibration "GPU prices"') names the basis.
+        # The comment's lead clause ("assumption, range 1–20", 'sources.md "GPU prices"') names the basis.
         note = str(row["source / note"]).split(":")[0].strip()
         basis = note if len(note) <= 40 else note[:39] + "…"
         rows.append([label, _number(row["value"]), mean, basis])

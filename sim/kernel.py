@@ -39,6 +39,8 @@ import numpy as np
 from numba import prange
 
 from models.compile import MC, MV, SC, SV, CompiledRun
+from models.schema import GPU_CLASSES
+from sim.capacity import platform_fte_counted, reserved_gpus_paid, reserved_pool_size, serving_year
 from sim.jit import cached_njit
 from sim.ledger import CATEGORIES, accrue, month_of, tokens_per_adapter_year_m, year_of
 from sim.replication import METRICS
@@ -52,7 +54,7 @@ _P_NAMES = (
     ("drift_quality_drop.mean", "s"),
     ("drift_quality_drop.cv", "s"),
     ("staleness_usd_per_point_day", "s"),
-    ("downtime_usd_per_hour", "s"),
+    ("downtime_usd_per_adapter_hour", "s"),
     ("base_model_releases_per_year", "s"),
     ("tokens_per_adapter_month_m", "s"),
     ("token_growth_per_year", "s"),
@@ -77,6 +79,18 @@ _P_NAMES = (
     ("gpu_on_demand_usd_per_hour", "s"),
     ("gpu_spot_usd_per_hour", "s"),
     ("storage_usd_per_gb_month", "s"),
+    ("serving_gpu_usd_per_hour.h100", "s"),
+    ("serving_gpu_usd_per_hour.a100", "s"),
+    ("serving_gpu_usd_per_hour.a10g", "s"),
+    ("serving_gpu_usd_per_hour.l4", "s"),
+    ("serving_gpu_relative_throughput.h100", "s"),
+    ("serving_gpu_relative_throughput.a100", "s"),
+    ("serving_gpu_relative_throughput.a10g", "s"),
+    ("serving_gpu_relative_throughput.l4", "s"),
+    ("existing_platform_fte", "s"),
+    ("existing_staff_cost_share", "s"),
+    ("existing_reserved_gpus", "s"),
+    ("existing_monitoring_share", "s"),
     ("training.data_prep_hours.mean", "m"),
     ("training.data_prep_hours.cv", "m"),
     ("training.gpu_hours.mean", "m"),
@@ -144,7 +158,9 @@ _Q_NAMES = (
     ("evaluation.engineer_hours.family", "m"),
     ("serving.owner", "m"),
     ("serving.mode", "m"),
-    ("serving.min_gpus_per_deployment", "m"),
+    ("serving.min_replicas", "m"),
+    ("serving.gpu_class", "m"),
+    ("serving.scale_to_zero", "m"),
     ("serving.adapters_per_deployment", "m"),
     ("oncall.mttr_hours.family", "m"),
     ("platform.detection_delay_days.family", "m"),
@@ -185,6 +201,18 @@ _Q_NAMES = (
     P_GPU_ON_DEMAND,
     P_GPU_SPOT,
     P_STORAGE,
+    P_SERVE_PRICE_H100,
+    P_SERVE_PRICE_A100,
+    P_SERVE_PRICE_A10G,
+    P_SERVE_PRICE_L4,
+    P_SERVE_REL_H100,
+    P_SERVE_REL_A100,
+    P_SERVE_REL_A10G,
+    P_SERVE_REL_L4,
+    P_EXISTING_FTE,
+    P_EXISTING_SHARE,
+    P_EXISTING_GPUS,
+    P_EXISTING_MONITORING,
     P_PREP_MEAN,
     P_PREP_CV,
     P_TRAIN_MEAN,
@@ -252,7 +280,9 @@ _Q_NAMES = (
     Q_EVAL_HOURS_FAM,
     Q_SERVE_OWNER,
     Q_SERVE_MODE,
-    Q_MIN_GPUS,
+    Q_MIN_REPLICAS,
+    Q_GPU_CLASS,
+    Q_SCALE_TO_ZERO,
     Q_APD,
     Q_MTTR_FAM,
     Q_DETECT_FAM,
@@ -280,7 +310,7 @@ C_SLA_CREDIT, C_DOWNTIME, C_STALENESS = range(11, 14)
     M_FORCED,
     M_INCIDENTS,
     M_SLA_BREACHES,
-    M_DOWNTIME_HOURS,
+    M_DOWNTIME_ADAPTER_HOURS,
     M_STALE_DAYS,
     M_DEFICIT_DAYS,
     M_GPU_HOURS,
@@ -288,6 +318,11 @@ C_SLA_CREDIT, C_DOWNTIME, C_STALENESS = range(11, 14)
     M_GPU_BUSY,
     M_GPU_QUEUE,
     M_GPU_WAIT,
+    M_RESERVED_PAID,
+    M_RESERVED_UTIL,
+    M_SERVING_GPU_HOURS,
+    M_SERVING_UTIL,
+    M_PLATFORM_FTE,
     M_ENG_HOURS_PIPELINE,
     M_ENG_HOURS_ONCALL,
     M_ENG_UTIL,
@@ -302,7 +337,7 @@ C_SLA_CREDIT, C_DOWNTIME, C_STALENESS = range(11, 14)
     M_IN_FLIGHT,
     M_TRUNCATED,
     M_EVENTS,
-) = range(36)
+) = range(41)
 
 # keyed-random streams as plain module constants (numba reads these as compile-time ints)
 S_DATA_PREP = Stream.DATA_PREP
@@ -358,6 +393,7 @@ NAF = 2
 MB, MQ, ML, MBA, MQA, MWT, MS = range(7)
 
 _DPM = 365.0 / 12.0
+N_GPU_CLASSES = len(GPU_CLASSES)  # the serving price and throughput columns of each class, in that order
 ADVANCE_DONE, ADVANCE_TRUNCATED, ADVANCE_GROW = 0, 1, 2
 # positions of the loop counters in the `st` array shared by _replication and _advance
 ST_HN, ST_SEQ, ST_NPROCS, ST_NFREE = 0, 1, 2, 3
@@ -369,7 +405,11 @@ def _check_layout() -> None:
     """The kernel's fixed positions must match sim.ledger and sim.replication."""
     expected_c = ("gpu_training", "gpu_serving", "storage", "monitoring", "labor_platform", "labor_pipeline", "labor_oncall")
     assert CATEGORIES[:7] == expected_c and CATEGORIES[13] == "staleness" and len(CATEGORIES) == 14
-    assert METRICS[M_EVENTS] == "events" and METRICS[M_GPU_WAIT] == "gpu_wait_mean_hours" and len(METRICS) == 36
+    assert METRICS[M_EVENTS] == "events" and METRICS[M_GPU_WAIT] == "gpu_wait_mean_hours" and len(METRICS) == 41
+    assert METRICS[M_RESERVED_PAID] == "reserved_gpus_paid" and METRICS[M_PLATFORM_FTE] == "platform_fte"
+    assert METRICS[M_DOWNTIME_ADAPTER_HOURS] == "downtime_adapter_hours"
+    classes = tuple(name.split(".")[1] for name, _ in _P_NAMES[P_SERVE_PRICE_H100 : P_SERVE_PRICE_H100 + N_GPU_CLASSES])
+    assert classes == GPU_CLASSES and _P_NAMES[P_SERVE_REL_H100][0] == f"serving_gpu_relative_throughput.{GPU_CLASSES[0]}"
     assert METRICS[M_REVIEW_UTIL] == "reviewer_utilization" and METRICS[M_DRIFT_EVENTS] == "drift_events"
 
 
@@ -699,7 +739,7 @@ def _advance(
     sev_cum1 = P[P_SEV_P0] + P[P_SEV_P1]
     team_serving = Q[Q_SERVE_OWNER] == TEAM
     spot = Q[Q_SPOT] == 1
-    n_reserved = Q[Q_RESERVED]
+    n_reserved = reserved_pool_size(Q[Q_RESERVED], Q[Q_BURST], int(P[P_EXISTING_GPUS]))
     n_gpus = n_reserved + Q[Q_BURST]
     n_engineers = Q[Q_ENGINEERS]
     sla_applies = (not team_serving) and P[P_SLA_CREDIT] > 0.0
@@ -1001,7 +1041,7 @@ def _advance(
                             _book(usd, now, C_LABOR_ONCALL, P[P_ESCALATION] * engineer_rate * pf[fi + F_C])
                             out[M_ENG_HOURS_ONCALL] += P[P_ESCALATION]
                             sla_down[month_of(now, months)] += outage * fraction
-                        out[M_DOWNTIME_HOURS] += outage * fraction
+                        out[M_DOWNTIME_ADAPTER_HOURS] += outage * fraction * d_size[i]
                         _book(usd, now, C_DOWNTIME, outage * fraction * P[P_DOWN_USD] * d_size[i])
                         ended = True
 
@@ -1090,6 +1130,8 @@ def _advance(
                             if gpu >= n_reserved:
                                 price = P[P_GPU_SPOT] if spot else P[P_GPU_ON_DEMAND]
                                 _book(usd, now, C_GPU_TRAINING, used * price)
+                            else:  # reserved GPU-hours worked; divided by the pool's hours at close
+                                out[M_RESERVED_UTIL] += used
                             out[M_GPU_HOURS] += used
                             if gq_tail > gq_head:
                                 nxt = gq_pid[gq_head]
@@ -1225,7 +1267,7 @@ def _advance(
                         else:  # pc == 31: rollback done
                             outage = (now - pf[fi + F_E]) * 24.0
                             fraction = P[P_SEV_DOWN1]
-                            out[M_DOWNTIME_HOURS] += outage * fraction
+                            out[M_DOWNTIME_ADAPTER_HOURS] += outage * fraction * 1
                             _book(usd, now, C_DOWNTIME, outage * fraction * P[P_DOWN_USD] * 1)
                             ai[i * NAI + AD_IN_FLIGHT] = False
                             _request_refresh(i, 0.0, now, out, ai, st, procs, nowq)  # reason: rollback
@@ -1283,7 +1325,7 @@ def _replication(P, Q, seed, rep, years, max_events, usd, out):
     n_adapters = Q[Q_ADAPTERS]
     reviewer_rate = P[P_REV_ANNUAL] / P[P_WORK_HOURS]
     team_serving = Q[Q_SERVE_OWNER] == TEAM
-    n_reserved = Q[Q_RESERVED]
+    n_reserved = reserved_pool_size(Q[Q_RESERVED], Q[Q_BURST], int(P[P_EXISTING_GPUS]))
     n_gpus = n_reserved + Q[Q_BURST]
     n_engineers = Q[Q_ENGINEERS]
     n_reviewers = Q[Q_REVIEWERS]
@@ -1506,34 +1548,60 @@ def _replication(P, Q, seed, rep, years, max_events, usd, out):
             if credit != 0.0:
                 usd[year, C_SLA_CREDIT] += credit
             out[M_SLA_BREACHES] += 1.0
-    fte = min(P[P_MAX_FTE], P[P_BASE_FTE] + P[P_FTE_PER_ADAPTER] * (n_adapters - 1))
+    fte = platform_fte_counted(P[P_BASE_FTE], P[P_FTE_PER_ADAPTER], P[P_MAX_FTE], n_adapters, P[P_EXISTING_FTE], P[P_EXISTING_SHARE])
+    paid_gpus = reserved_gpus_paid(Q[Q_RESERVED], int(P[P_EXISTING_GPUS]))
+    out[M_PLATFORM_FTE] = fte
+    out[M_RESERVED_PAID] = paid_gpus
+    serving_prices = P[P_SERVE_PRICE_H100 : P_SERVE_PRICE_H100 + N_GPU_CLASSES]
+    serving_relative = P[P_SERVE_REL_H100 : P_SERVE_REL_H100 + N_GPU_CLASSES]
+    billed_total = 0.0
+    busy_total = 0.0
     for y in range(years):
         amount = fte * P[P_ENG_ANNUAL]
         if amount != 0.0:
             usd[y, C_LABOR_PLATFORM] += amount
-        amount = n_reserved * 8760.0 * P[P_GPU_RESERVED]
+        amount = paid_gpus * 8760.0 * P[P_GPU_RESERVED]
         if amount != 0.0:
             usd[y, C_GPU_TRAINING] += amount
         if team_serving:
-            per_hour = tokens_per_adapter_year_m(P[P_TOKENS], P[P_GROWTH], y) / 8760.0
-            capacity = P[P_SERVE_TPH] * P[P_SERVE_UTIL]
-            gpus = 0
+            tokens = tokens_per_adapter_year_m(P[P_TOKENS], P[P_GROWTH], y)
+            amount = 0.0
+            billed = 0.0
+            busy = 0.0
             for d in range(n_deploy):
-                gpus += max(Q[Q_MIN_GPUS], math.ceil(d_size[d] * per_hour / capacity))
-            amount = gpus * 8760.0 * P[P_GPU_RESERVED]
+                c, b, w = serving_year(
+                    d_size[d],
+                    tokens,
+                    P[P_SERVE_TPH],
+                    P[P_SERVE_UTIL],
+                    Q[Q_MIN_REPLICAS],
+                    Q[Q_SCALE_TO_ZERO],
+                    serving_prices,
+                    serving_relative,
+                    Q[Q_GPU_CLASS],
+                )
+                amount += c
+                billed += b
+                busy += w
+            billed_total += billed
+            busy_total += busy
             if amount != 0.0:
                 usd[y, C_GPU_SERVING] += amount
         if vendor_fee[y] != 0.0:
             usd[y, C_VENDOR_INFERENCE] += vendor_fee[y]
         if P[P_VENDOR_PLATFORM] != 0.0:
             usd[y, C_VENDOR_PLATFORM] += P[P_VENDOR_PLATFORM]
-        amount = (P[P_MON_BUILD] if y == 0 else 0.0) + P[P_MON_YEAR]
+        amount = ((P[P_MON_BUILD] if y == 0 else 0.0) + P[P_MON_YEAR]) * (1.0 - P[P_EXISTING_MONITORING])
         if amount != 0.0:
             usd[y, C_MONITORING] += amount
         if regulated_any:
             amount = P[P_AUDIT_HOURS] * reviewer_rate
             if amount != 0.0:
                 usd[y, C_LABOR_COMPLIANCE] += amount
+    out[M_SERVING_GPU_HOURS] = billed_total
+    out[M_SERVING_UTIL] = busy_total / billed_total if billed_total > 0.0 else 0.0
+    reserved_hours = n_reserved * end * 24.0
+    out[M_RESERVED_UTIL] = out[M_RESERVED_UTIL] / reserved_hours if reserved_hours > 0.0 else 0.0
     _monitor_summary(gpu_mon, end, n_gpus, out, M_GPU_UTIL, M_GPU_BUSY, M_GPU_QUEUE, M_GPU_WAIT, M_UNSTABLE_GPU, 24.0)
     _monitor_summary(eng_mon, end, n_engineers, out, M_ENG_UTIL, -1, -1, M_ENG_WAIT, M_UNSTABLE_ENG, 24.0)
     _monitor_summary(rev_mon, end, n_reviewers, out, M_REVIEW_UTIL, -1, M_REVIEW_BACKLOG, M_REVIEW_WAIT, M_UNSTABLE_REVIEW, 1.0)

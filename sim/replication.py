@@ -17,7 +17,9 @@ import pandas as pd
 import simpy
 
 from models.compile import CompiledRun
+from models.schema import GPU_CLASSES
 from sim.adapter import Adapter
+from sim.capacity import platform_fte_counted, reserved_gpus_paid, reserved_pool_size, serving_year
 from sim.incidents import Deployment, check_sla_month, sla_credits
 from sim.ledger import CAT, DAYS_PER_MONTH, DAYS_PER_YEAR, HOURS_PER_YEAR, CostBook, month_of, tokens_per_adapter_year_m
 from sim.resources import EngineerPool, FifoPool, GpuPool
@@ -43,7 +45,7 @@ METRICS = (
     "forced_upgrades",
     "incidents",
     "sla_breaches",
-    "downtime_hours",
+    "downtime_adapter_hours",
     "stale_adapter_days",
     "quality_deficit_days",
     "gpu_hours_used",
@@ -51,6 +53,11 @@ METRICS = (
     "gpu_busy_mean",
     "gpu_queue_mean",
     "gpu_wait_mean_hours",
+    "reserved_gpus_paid",
+    "reserved_gpu_utilization",
+    "serving_gpu_hours",
+    "serving_utilization",
+    "platform_fte",
     "engineer_hours_pipeline",
     "engineer_hours_oncall",
     "engineer_utilization",
@@ -97,13 +104,16 @@ class Replication:
         self.severity_cumulative = np.cumsum(severity.probabilities)
         self.severity_downtime = severity.downtime_fraction
         self.severity_mttr = severity.mttr_multiplier
-        self.gpus = GpuPool(self.env, model.gpu_pool.reserved, model.gpu_pool.burst_max)
+        self.existing_gpus = int(scenario.existing_reserved_gpus)
+        reserved = reserved_pool_size(model.gpu_pool.reserved, model.gpu_pool.burst_max, self.existing_gpus)
+        self.gpus = GpuPool(self.env, reserved, model.gpu_pool.burst_max)
         self.spot = model.gpu_pool.burst_tier == SPOT
         self.engineers = EngineerPool(self.env, scenario.engineers)
         self.reviewers = FifoPool(self.env, scenario.reviewers)
         self.adapters = [Adapter(self, i) for i in range(self.n_adapters)]
         self.deployments = [Deployment(self, d, size) for d, size in enumerate(self.deployment_sizes())]
         self.storage_gb = 0.0
+        self.reserved_hours_used = 0.0  # GPU-hours worked on reserved GPUs (released segments)
         self.storage_since = 0.0
         self.sla_downtime = [0.0] * (12 * run.horizon_years)  # vendor outage hours per month
         self.sla_applies = model.serving.owner != TEAM and model.serving.sla_credit_fraction > 0.0
@@ -141,8 +151,9 @@ class Replication:
             self.costs.usd[year, category] += usd
 
     def book_downtime(self, outage_hours: float, fraction: float, adapters: int) -> None:
-        self.metrics["downtime_hours"] += outage_hours * fraction
-        self.book(CAT["downtime"], outage_hours * fraction * self.scenario.downtime_usd_per_hour * adapters)
+        """An outage of ``adapters`` adapters, ``fraction`` of their traffic down for ``outage_hours``."""
+        self.metrics["downtime_adapter_hours"] += outage_hours * fraction * adapters
+        self.book(CAT["downtime"], outage_hours * fraction * self.scenario.downtime_usd_per_adapter_hour * adapters)
 
     def accrue_staleness(self, t0: float, t1: float, deficit: float) -> None:
         if deficit > 0.0 and t1 > t0:
@@ -178,6 +189,8 @@ class Replication:
         if self.gpus.is_burst(gpu):
             price = self.scenario.gpu_spot_usd_per_hour if self.spot else self.scenario.gpu_on_demand_usd_per_hour
             self.book(CAT["gpu_training"], hours * price)
+        else:
+            self.reserved_hours_used += hours
         self.metrics["gpu_hours_used"] += hours
         self.gpus.release(gpu)
 
@@ -194,11 +207,29 @@ class Replication:
         s = self.scenario
         return tokens_per_adapter_year_m(s.tokens_per_adapter_month_m, s.token_growth_per_year, year)
 
-    def serving_gpus(self, year: int) -> int:
-        serving = self.model.serving
-        per_hour = self.tokens_per_adapter_year_m(year) / HOURS_PER_YEAR
-        capacity = serving.tokens_per_gpu_hour_m * serving.target_utilization
-        return sum(max(serving.min_gpus_per_deployment, math.ceil(size * per_hour / capacity)) for size in self.deployment_sizes())
+    def serving_year(self, year: int) -> tuple[float, float, float]:
+        """Cost, billed and busy GPU-hours of the team's serving fleet in ``year`` (sim.capacity)."""
+        serving, s = self.model.serving, self.scenario
+        tokens = self.tokens_per_adapter_year_m(year)
+        prices = np.array([getattr(s.serving_gpu_usd_per_hour, c) for c in GPU_CLASSES])
+        relative = np.array([getattr(s.serving_gpu_relative_throughput, c) for c in GPU_CLASSES])
+        cost = billed = busy = 0.0
+        for size in self.deployment_sizes():
+            c, b, w = serving_year(
+                size,
+                tokens,
+                serving.tokens_per_gpu_hour_m,
+                serving.target_utilization,
+                serving.min_replicas,
+                serving.scale_to_zero,
+                prices,
+                relative,
+                serving.gpu_class,
+            )
+            cost += c
+            billed += b
+            busy += w
+        return cost, billed, busy
 
     def vendor_serving_fee(self, year: int) -> float:
         serving = self.model.serving
@@ -209,24 +240,37 @@ class Replication:
         return tokens * serving.vendor_usd_per_1m_tokens + hosting
 
     def platform_fte(self) -> float:
-        p = self.model.platform
-        return min(p.max_fte, p.base_fte + p.fte_per_adapter * (self.n_adapters - 1))
+        """Platform FTE this model books: its need beyond the existing staff, plus their counted share."""
+        p, s = self.model.platform, self.scenario
+        return platform_fte_counted(
+            p.base_fte, p.fte_per_adapter, p.max_fte, self.n_adapters, s.existing_platform_fte, s.existing_staff_cost_share
+        )
 
     def book_fixed_costs(self) -> None:
         s, model = self.scenario, self.model
         regulated = any(a.regulated for a in self.adapters)
+        paid_gpus = reserved_gpus_paid(model.gpu_pool.reserved, self.existing_gpus)
+        fte = self.platform_fte()
+        self.metrics["platform_fte"] = fte
+        self.metrics["reserved_gpus_paid"] = float(paid_gpus)
+        billed_total = busy_total = 0.0
         for year in range(self.run.horizon_years):
-            self.book(CAT["labor_platform"], self.platform_fte() * s.engineer_loaded_annual_usd, year)
-            reserved = model.gpu_pool.reserved * HOURS_PER_YEAR * s.gpu_reserved_usd_per_hour
+            self.book(CAT["labor_platform"], fte * s.engineer_loaded_annual_usd, year)
+            reserved = paid_gpus * HOURS_PER_YEAR * s.gpu_reserved_usd_per_hour
             self.book(CAT["gpu_training"], reserved, year)
             if model.serving.owner == TEAM:
-                self.book(CAT["gpu_serving"], self.serving_gpus(year) * HOURS_PER_YEAR * s.gpu_reserved_usd_per_hour, year)
+                cost, billed, busy = self.serving_year(year)
+                billed_total += billed
+                busy_total += busy
+                self.book(CAT["gpu_serving"], cost, year)
             self.book(CAT["vendor_inference"], self.vendor_inference_per_year[year], year)
             self.book(CAT["vendor_platform"], model.platform.vendor_platform_usd_per_year, year)
             build = model.platform.monitoring_build_usd if year == 0 else 0.0
-            self.book(CAT["monitoring"], build + model.platform.monitoring_usd_per_year, year)
+            self.book(CAT["monitoring"], (build + model.platform.monitoring_usd_per_year) * (1.0 - s.existing_monitoring_share), year)
             if regulated:
                 self.book(CAT["labor_compliance"], model.compliance.annual_audit_hours * self.reviewer_rate, year)
+        self.metrics["serving_gpu_hours"] = billed_total
+        self.metrics["serving_utilization"] = busy_total / billed_total if billed_total > 0.0 else 0.0
 
     # -- world process not tied to an entity -----------------------------------
     def releases(self):
@@ -282,6 +326,8 @@ class Replication:
         m["gpu_queue_mean"] = gpu["queue_mean"]
         m["gpu_wait_mean_hours"] = gpu["wait_mean_days"] * 24.0
         m["unstable_gpu"] = gpu["unstable"]
+        reserved_hours = self.gpus.reserved * end * 24.0
+        m["reserved_gpu_utilization"] = self.reserved_hours_used / reserved_hours if reserved_hours > 0.0 else 0.0
         eng = self.engineers.monitor.summary(end)
         m["engineer_utilization"] = eng["utilization"]
         m["engineer_wait_mean_hours"] = eng["wait_mean_days"] * 24.0

@@ -16,12 +16,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from models.compile import ACCOUNTING_BASES, accounting_basis
 from sim.ledger import CATEGORIES, TCO_CATEGORIES
 from sim.replication import METRICS
 
 _TCO_MASK = np.array([c in TCO_CATEGORIES for c in CATEGORIES])
 QUANTILES = (0.05, 0.50, 0.95)
 SAVED_TABLES = ("ledger.parquet", "metrics.parquet", "replications.parquet")  # what Results.save writes beside summary.csv
+IDLE_UTILIZATION = 0.10  # paid capacity busy less than this share of its paid hours over the run is flagged
 
 
 @dataclass
@@ -246,6 +248,7 @@ class Results:
             for npv in (False, True):
                 stats[f"{measure}{'_npv' if npv else ''}"] = self.totals(measure, npv)
         cheapest = {k: _share_cheapest(stats[k]) for k in ("tco", "economic")}
+        basis, warnings = self.accounting_basis, self.capacity_warnings()
         for m, name in enumerate(self.model_names):
             row: dict[str, Any] = {"operating_model": name, "label": self.model_labels[m]}
             for key, values in stats.items():
@@ -260,8 +263,42 @@ class Results:
             row["replications"] = n
             row["horizon_years"] = self.horizon_years
             row["seed"] = self.seed
+            row["accounting_basis"] = basis
+            row["warnings"] = "; ".join(warnings[name])
             rows.append(row)
         return pd.DataFrame(rows)
+
+    @property
+    def accounting_basis(self) -> str:
+        """``fully_loaded`` or ``incremental`` (:data:`models.compile.ACCOUNTING_BASES`), from the run's scenario."""
+        scenario = (self.config or {}).get("scenario")
+        return accounting_basis(scenario) if scenario else "fully_loaded"
+
+    def capacity_warnings(self) -> dict[str, list[str]]:
+        """Paid capacity that sat idle, per operating model, in words.
+
+        A reserved training pool or a team serving fleet is flagged when, pooled over
+        every replication, it was busy less than :data:`IDLE_UTILIZATION` of the hours
+        it was paid for. Existing reserved GPUs (paid before this decision) are not.
+        """
+        metric = {name: i for i, name in enumerate(METRICS)}
+        out: dict[str, list[str]] = {}
+        for m, name in enumerate(self.model_names):
+            x = self.metrics_array[m]
+            found = []
+            if np.any(x[:, metric["reserved_gpus_paid"]] > 0):
+                busy = float(x[:, metric["reserved_gpu_utilization"]].mean())
+                if busy < IDLE_UTILIZATION:
+                    found.append(
+                        f"reserved training GPUs are paid for all year but busy {busy:.1%} of the time (under {IDLE_UTILIZATION:.0%})"
+                    )
+            billed = x[:, metric["serving_gpu_hours"]]
+            if self.costs[m, :, :, CATEGORIES.index("gpu_serving")].sum() > 0 and billed.sum() > 0:
+                busy = float((x[:, metric["serving_utilization"]] * billed).sum() / billed.sum())
+                if busy < IDLE_UTILIZATION:
+                    found.append(f"serving GPUs are busy {busy:.1%} of their paid hours (under {IDLE_UTILIZATION:.0%})")
+            out[name] = found
+        return out
 
     def by_category(self) -> pd.DataFrame:
         """Mean USD per replication by operating model and category (whole horizon)."""
@@ -290,6 +327,9 @@ class Results:
             "lora_tco.models": json.dumps(list(self.model_names)),
             "lora_tco.model_labels": json.dumps(list(self.model_labels)),
             "lora_tco.config": json.dumps(self.config, sort_keys=True, default=str),
+            "lora_tco.accounting_basis": self.accounting_basis,
+            "lora_tco.accounting_basis_meaning": ACCOUNTING_BASES[self.accounting_basis],
+            "lora_tco.warnings": json.dumps(self.capacity_warnings()),
         }
 
     def save(self, directory: str | os.PathLike) -> list[Path]:

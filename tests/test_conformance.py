@@ -96,7 +96,7 @@ def _scenarios() -> dict[str, dict]:
         "reviewer_loaded_annual_usd": 150_000.0,
         "gpu_on_demand_usd_per_hour": 3.0,
         "staleness_usd_per_point_day": 100.0,
-        "downtime_usd_per_hour": 1000.0,
+        "downtime_usd_per_adapter_hour": 1000.0,
         "drift_quality_drop": {"family": "lognormal", "mean": 1.0, "cv": 0.5},
     }
     return {
@@ -123,6 +123,28 @@ def _scenarios() -> dict[str, dict]:
         ),
         "deterministic world with simultaneous events (ties)": config(
             DETERMINISTIC_MODELS, replications=2, horizon_years=2, seed=5, **DETERMINISTIC_SCENARIO
+        ),
+        "existing capacity sampled (choice), serving sized on every GPU class": default(
+            "scenario=existing_gpu_platform",
+            'scenario.existing_platform_fte="choice(0:0.5,1:0.3,2:0.2)"',
+            'scenario.existing_reserved_gpus="choice(0:0.5,1:0.25,3:0.25)"',
+            "operating_model=[self_managed_lora,managed_adapter_serving,managed_finetune,spot_training_managed_serving]",
+            "operating_model.self_managed_lora.gpu_pool.reserved=2",
+            "operating_model.managed_adapter_serving.gpu_pool.reserved=1",
+        ),
+        "scale to zero and two replicas on other GPU classes": default(
+            "scenario=high_traffic",
+            "scenario.adapters=7",
+            "operating_model=[self_managed_lora,managed_finetune]",
+            "operating_model.self_managed_lora.serving.gpu_class=l4",
+            "operating_model.self_managed_lora.serving.scale_to_zero=true",
+            "operating_model.self_managed_lora.serving.adapters_per_deployment=2",
+            "operating_model.managed_finetune.serving.owner=team",
+            "operating_model.managed_finetune.serving.gpu_class=a100",
+            "operating_model.managed_finetune.serving.min_replicas=2",
+            "operating_model.managed_finetune.serving.tokens_per_gpu_hour_m=6",
+            "operating_model.managed_finetune.serving.mode=dedicated",
+            'scenario.tokens_per_adapter_month_m="choice(1:0.5,600:0.5)"',
         ),
         "overloaded GPU pool (unstable)": config(
             {"gpu": operating_model(training__gpu_hours=exponential(48.0), gpu_pool__reserved=1)},
@@ -169,6 +191,8 @@ def test_scenarios_exercise_what_they_claim():
         "spot training with preemption, managed serving": ("spot_preemptions", 1.0),
         "overloaded GPU pool (unstable)": ("unstable_gpu", 1.0),
         "ten adapters monthly, regulated, four models": ("review_rejections", 1.0),
+        "existing capacity sampled (choice), serving sized on every GPU class": ("reserved_gpu_utilization", 1e-4),
+        "scale to zero and two replicas on other GPU classes": ("serving_gpu_hours", 1.0),
     }
     for name, (metric, minimum) in checks.items():
         run, _ = compile_run(SCENARIOS[name])

@@ -33,7 +33,7 @@ SCENARIO = {
     "drift_rate_per_adapter_year": 1.0,
     "drift_quality_drop": fixed(1.0),
     "staleness_usd_per_point_day": 100.0,
-    "downtime_usd_per_hour": 1000.0,
+    "downtime_usd_per_adapter_hour": 1000.0,
     "base_model_releases_per_year": 0.8,
     "tokens_per_adapter_month_m": 100.0,
     "token_growth_per_year": 1.0,
@@ -52,6 +52,7 @@ SCENARIO = {
     "gpu_on_demand_usd_per_hour": 4.0,
     "gpu_spot_usd_per_hour": 1.5,
     "storage_usd_per_gb_month": 0.10,
+    "serving_gpu_usd_per_hour": {"h100": 2.0, "a100": 0.0, "a10g": 0.0, "l4": 0.0},
 }
 
 TEAM_TRAINING = {
@@ -79,7 +80,7 @@ MODELS = {
         serving__mode="shared",
         serving__tokens_per_gpu_hour_m=1.0,
         serving__target_utilization=0.5,
-        serving__min_gpus_per_deployment=1,
+        serving__min_replicas=1,
         serving__adapters_per_deployment=2,
         platform__base_fte=0.5,
         platform__fte_per_adapter=0.25,

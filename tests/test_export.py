@@ -115,7 +115,7 @@ def test_assumptions_flag_values_set_for_this_run():
     assert note.startswith("set for this run (scenario/high_traffic.yaml gives 5)") and "assumption, range 1–20" in note
     # A key the preset inherits from default.yaml keeps default.yaml's comment.
     assert "GPU prices" in inputs.loc["scenario.gpu_reserved_usd_per_hour", "source / note"]
-    assert "customer-facing" in inputs.loc["scenario.downtime_usd_per_hour", "source / note"]
+    assert "customer-facing" in inputs.loc["scenario.downtime_usd_per_adapter_hour", "source / note"]
 
 
 def test_deck_reads_back_with_titles_pictures_and_notes(results, charts, tmp_path):

@@ -55,7 +55,7 @@ def test_incidents_preempt_pipeline_work_which_resumes_where_it_stopped(engine):
     assert first["value"][2] == pytest.approx(24.0)
     row = simulate(cfg).metrics.iloc[0]
     assert row["engineer_preemptions"] == 1
-    assert row["downtime_hours"] == pytest.approx(3 * 24.0)  # incidents at 104.3, 208.6, 312.9
+    assert row["downtime_adapter_hours"] == pytest.approx(3 * 24.0)  # incidents at 104.3, 208.6, 312.9
 
 
 def binomial_within(successes: float, trials: float, p: float, what: str) -> None:

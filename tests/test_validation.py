@@ -256,12 +256,18 @@ PRESET_DIRECTIONS: dict[str, dict[str, str]] = {
         "regulated_share": "<",
         "drift_rate_per_adapter_year": "<",
         "tokens_per_adapter_month_m": "<",
-        "downtime_usd_per_hour": "<",
+        "downtime_usd_per_adapter_hour": "<",
     },
     "regulated_many_adapters": {"adapters": ">", "regulated_share": ">"},
     "monthly_refresh": {"refresh_interval_days": "<"},
     "many_adapters_multitenant": {"adapters": ">"},
-    "high_traffic": {"tokens_per_adapter_month_m": ">", "downtime_usd_per_hour": ">"},
+    "high_traffic": {"tokens_per_adapter_month_m": ">", "downtime_usd_per_adapter_hour": ">"},
+    "existing_gpu_platform": {
+        "existing_platform_fte": ">",
+        "existing_staff_cost_share": "<",
+        "existing_reserved_gpus": ">",
+        "existing_monitoring_share": ">",
+    },
 }
 
 

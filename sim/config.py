@@ -16,7 +16,7 @@ from omegaconf.errors import OmegaConfBaseException
 from models.distributions import to_compact
 from models.errors import ConfigError
 from models.schema import register_configs
-from models.validate import validate_config
+from models.validate import RENAMED, validate_config
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 
@@ -116,6 +116,9 @@ def friendly_error(exc: BaseException, config_dir: Path = CONFIG_DIR) -> ConfigE
         )
     if key:
         value = getattr(cause, "value", None)
+        leaf = str(key).rsplit(".", 1)[-1]
+        if leaf in RENAMED and "not in" in (detail or message):
+            return ConfigError(str(key), "?" if value is None else value, f"renamed: use {str(key).rsplit('.', 1)[0]}.{RENAMED[leaf]}")
         return ConfigError(str(key), "?" if value is None else value, detail or message)
     if "Could not load" in message or "Could not find" in message:
         return ConfigError(

@@ -22,6 +22,11 @@ PARAMETER_LABELS = {
     "scenario.gpu_on_demand_usd_per_hour": "on-demand GPU price (USD/hour)",
     "scenario.drift_rate_per_adapter_year": "drift events per adapter-year",
     "scenario.training_tokens_per_run_m": "M training tokens per run",
+    "scenario.existing_platform_fte": "platform engineers already employed (FTE)",
+    "scenario.existing_staff_cost_share": "share of existing staff cost counted",
+    "scenario.existing_reserved_gpus": "reserved GPUs already paid for",
+    "scenario.existing_monitoring_share": "share of monitoring already in place",
+    "scenario.downtime_usd_per_adapter_hour": "downtime cost (USD per adapter-hour)",
 }
 
 

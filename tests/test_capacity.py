@@ -230,3 +230,20 @@ def test_downtime_is_booked_per_adapter_hour_of_outage(engine):
     assert row["downtime_adapter_hours"] == pytest.approx(3 * 6.0)
     assert ledger["m", 0, "downtime"] == pytest.approx(3 * 6.0 * 1000.0)
     assert ledger["m", 0, "downtime"] == pytest.approx(row["downtime_adapter_hours"] * 1000.0)  # the metric prices to the ledger row
+
+
+@pytest.mark.parametrize(
+    ("override", "new_name"),
+    [
+        ("scenario.downtime_usd_per_hour=5", "scenario.downtime_usd_per_adapter_hour"),
+        ("operating_model.self_managed_lora.serving.min_gpus_per_deployment=2", "operating_model.self_managed_lora.serving.min_replicas"),
+    ],
+)
+def test_a_renamed_field_points_to_its_new_name(override, new_name):
+    from models.errors import ConfigError
+    from sim import load_config
+
+    with pytest.raises(ConfigError) as info:
+        load_config([override])
+    message = str(info.value)
+    assert message.startswith(override.split("=")[0]) and f"renamed: use {new_name}" in message and "\n" not in message

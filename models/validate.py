@@ -312,7 +312,7 @@ def _check_output(cfg: Mapping) -> None:
         raise ConfigError("output.chart_formats", formats, f"must list one or more of {', '.join(CHART_FORMATS)}, each once")
 
 
-STUDY_KINDS = ("none", "break_even", "decision_map", "sensitivity", "article_table")
+STUDY_KINDS = ("none", "break_even", "decision_map", "sensitivity", "article_table", "article_decision_table")
 
 
 def _check_study(cfg: Mapping) -> None:
@@ -334,6 +334,11 @@ def _check_study(cfg: Mapping) -> None:
         raise ConfigError("study.confidence", study["confidence"], "must be in (0, 1), e.g. 0.9")
     if kind == "sensitivity":
         _check_integer("study.sobol_samples", study["sobol_samples"], 2, 1 << 20)
+    if kind == "article_decision_table":  # study.a is the self-managed model; every other selected model is a managed platform
+        if study["a"] not in models:
+            raise ConfigError("study.a", study["a"], f"must be one of the selected operating models: {', '.join(models)}")
+        if len(models) < 2:
+            raise ConfigError("operating_model", models, "article_decision_table needs study.a and at least one managed model")
     grids = {"break_even": ("parameter", "values"), "decision_map": ("parameter", "values", "y_parameter", "y_values")}
     for path_key, values_key in zip(grids.get(kind, ())[::2], grids.get(kind, ())[1::2], strict=True):
         _check_swept_path(cfg, f"study.{path_key}", study[path_key])

@@ -143,6 +143,12 @@ def run_study(plain: Mapping, folder: Path, charts: bool = True) -> tuple[list[P
         written.append(_csv(folder, "article_table", table, seed))
         lines = [article.format_table(table, models[0]), "", *(f"- {line}" for line in article.explain(table, models[0]))]
         return written, "\n".join(lines)
+    if kind == "article_decision_table":
+        from sim import decision_table
+
+        table = decision_table.decision_table(plain)
+        written.append(_csv(folder, "article_decision_table", table, seed))
+        return written, decision_table.format_table(table)
     raise ValueError(f"study.kind = {kind!r}: nothing to run")
 
 

@@ -91,6 +91,7 @@ def _stamp(frame: pd.DataFrame, results: Results) -> pd.DataFrame:
     frame["replications"] = results.costs.shape[1]
     frame["horizon_years"] = results.horizon_years
     frame["seed"] = results.seed
+    frame["accounting_basis"] = results.accounting_basis
     return frame
 
 

@@ -17,7 +17,7 @@ from models.schema import register_configs
 from sim import jobs
 from sim.background import Background
 from sim.config import load_config, normalize_overrides, validate
-from sim.results import Results, atomic_write
+from sim.results import Results, atomic_write, write_parquet
 from sim.runner import simulate
 from sim.studies import run_study, totals_table
 
@@ -134,7 +134,7 @@ def _run(plain: dict, out: Path, multirun: bool) -> tuple[list[Path], str]:
     try:
         written = results.save(out)
         totals = totals_table(results)
-        written.append(atomic_write(out / "totals.parquet", lambda p: totals.to_parquet(p, index=False)))
+        written.append(atomic_write(out / "totals.parquet", lambda p: write_parquet(totals, p, results.metadata())))
         if len(results.model_names) > 1:
             from sim.analysis import paired_comparison
 

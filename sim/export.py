@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from models.compile import ACCOUNTING_BASES
 from models.distributions import parse_uncertain, to_compact
 from models.errors import ConfigError
 from sim.analysis import absorbed_by, cost_by_year, one_time_vs_recurring, paired_comparison, summary_statistics
@@ -461,12 +462,13 @@ def _about_table(results: Results, today: str) -> pd.DataFrame:
         ("Horizon (years)", results.horizon_years),
         ("Seed", results.seed),
         ("Engine", results.engine),
+        ("Accounting basis", ACCOUNTING_BASES[results.accounting_basis]),
         ("Generated", today),
         (
             "TCO vs economic cost",
             "TCO is what the budget pays: GPUs, storage, monitoring, labour (platform, pipeline, on-call, compliance) and "
             "vendor fees net of SLA credits. Economic cost adds what the business absorbs without an invoice: downtime "
-            "(outage hours x value per hour) and staleness (quality lost while a drifted adapter waits for its refresh).",
+            "(outage adapter-hours x value per adapter-hour) and staleness (quality lost while a drifted adapter waits for its refresh).",
         ),
         ("Money", "USD, undiscounted unless marked NPV. NPV discounts year y by (1 + r)^-y at the replication's discount rate."),
         ("Years", "Numbered from 1 (the ledger and its parquet files number them from 0)."),

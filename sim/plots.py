@@ -111,7 +111,8 @@ def _finish(fig, note: str) -> None:
 
 
 def footnote(results: Results) -> str:
-    return f"{results.costs.shape[1]:,} replications x {results.horizon_years} years, seed {results.seed}, engine {results.engine}"
+    size = f"{results.costs.shape[1]:,} replications x {results.horizon_years} years"
+    return f"{size}, seed {results.seed}, engine {results.engine}, {results.accounting_basis.replace('_', ' ')} costs"
 
 
 def provenance(replications: int, horizon_years: int, seed: int, extra: str = "") -> str:

@@ -342,9 +342,9 @@ class Results:
         meta = self.metadata()
         written = [
             atomic_write(directory / "summary.csv", lambda p: self.summary().to_csv(p, index=False)),
-            atomic_write(directory / "ledger.parquet", lambda p: _write_parquet(self.ledger, p, meta)),
-            atomic_write(directory / "metrics.parquet", lambda p: _write_parquet(self.metrics, p, meta)),
-            atomic_write(directory / "replications.parquet", lambda p: _write_parquet(self.per_replication, p, meta)),
+            atomic_write(directory / "ledger.parquet", lambda p: write_parquet(self.ledger, p, meta)),
+            atomic_write(directory / "metrics.parquet", lambda p: write_parquet(self.metrics, p, meta)),
+            atomic_write(directory / "replications.parquet", lambda p: write_parquet(self.per_replication, p, meta)),
         ]
         return written
 
@@ -376,7 +376,7 @@ def _share_cheapest(totals: np.ndarray) -> np.ndarray:
     return (is_min / is_min.sum(axis=0, keepdims=True)).mean(axis=1)
 
 
-def _write_parquet(frame: pd.DataFrame, path: Path, metadata: Mapping[str, str]) -> None:
+def write_parquet(frame: pd.DataFrame, path: Path, metadata: Mapping[str, str]) -> None:
     table = pa.Table.from_pandas(frame, preserve_index=False)
     merged = {**(table.schema.metadata or {}), **{k.encode(): v.encode() for k, v in metadata.items()}}
     pq.write_table(table.replace_schema_metadata(merged), path)

@@ -52,6 +52,16 @@ BAD_INPUTS = {
 }
 
 
+# what the organisation already has, and an idle paid reserved GPU
+INCREMENTAL = (
+    "scenario.existing_platform_fte=1",
+    "scenario.existing_staff_cost_share=0.5",
+    "operating_model.self_managed_lora.gpu_pool.reserved=1",
+    "output.charts=false",
+)
+BASIS_FILES = ("ledger.parquet", "metrics.parquet", "replications.parquet", "totals.parquet")
+
+
 @dataclass
 class Run:
     cwd: Path
@@ -82,6 +92,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory):
     jobs: dict[str, tuple[list[str] | None, tuple[str, ...]]] = {
         "plain": (python, SMALL),
         "two-models": ([script] if script else None, (*SMALL, f"operating_model=[{','.join(TWO_MODELS)}]")),
+        "incremental": (python, (*SMALL, *INCREMENTAL)),
     }
     jobs.update({f"bad:{name}": (python, (*SMALL, *overrides)) for name, (overrides, _) in BAD_INPUTS.items()})
     pool = ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2))
@@ -194,3 +205,27 @@ def test_an_export_without_its_extra_is_a_one_line_config_error(monkeypatch):
     with pytest.raises(ConfigError, match=r"output\.excel = True: needs the exports extra"):
         check_extras(plain)
     check_extras(validate(load_config(["output.deck=true"])))  # python-pptx is installed with dev
+
+
+@pytest.mark.parametrize(("name", "basis"), [("plain", "fully_loaded"), ("incremental", "incremental")])
+def test_every_output_file_names_its_accounting_basis(runs, name: str, basis: str) -> None:
+    run = _result(runs, name)
+    assert run.returncode == 0, run.stderr
+    words = "fully loaded: every cost" if basis == "fully_loaded" else "incremental: only what an operating model adds"
+    assert f"accounting basis: {words}" in run.stdout
+    assert set(pd.read_csv(run.run_dir / "summary.csv")["accounting_basis"]) == {basis}
+    assert set(pd.read_csv(run.run_dir / "paired_comparison.csv")["accounting_basis"]) == {basis}
+    for file in BASIS_FILES:
+        assert pq.read_schema(run.run_dir / file).metadata[b"lora_tco.accounting_basis"] == basis.encode(), file
+
+
+def test_idle_paid_capacity_is_a_warning_line_and_in_summary_csv(runs) -> None:
+    run = _result(runs, "incremental")
+    lines = [line for line in run.stdout.splitlines() if line.startswith("warning: ")]
+    assert lines and all("Self-managed LoRA" in line for line in lines), run.stdout
+    assert any("reserved training GPUs are paid for all year but busy" in line for line in lines)
+    summary = pd.read_csv(run.run_dir / "summary.csv").set_index("operating_model")
+    assert "reserved training GPUs" in summary.loc["self_managed_lora", "warnings"]
+    assert pd.isna(summary.loc["managed_finetune", "warnings"])  # no warning: an empty field
+    warned = pq.read_schema(run.run_dir / "ledger.parquet").metadata[b"lora_tco.warnings"]
+    assert b"reserved training GPUs" in warned

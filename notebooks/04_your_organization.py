@@ -85,7 +85,15 @@ def override(key: str, value) -> str:
 # them all, with units). Write a number for what you know, and a distribution for what you
 # don't: `"pert(min,mode,max)"` for a three-point estimate, `"interval90(low,high)"` when you
 # are 90 % sure the value lies between low and high, `"uniform(min,max)"`, `"triangular(...)"`,
-# `"lognormal(median,sigma)"`.
+# `"lognormal(median,sigma)"`, and `"choice(value:probability,...)"` for a structural fact you are
+# unsure of.
+#
+# Say also what your organisation already has: platform engineers already employed who can take
+# on this work (`existing_platform_fte`) and the share of their cost that counts against this
+# decision (`existing_staff_cost_share`: 0 if the work fits in time you pay for anyway, 1 if it
+# displaces work worth their whole cost), reserved GPUs (`existing_reserved_gpus`) and monitoring
+# (`existing_monitoring_share`). Each operating model then books only what it adds beyond them (an
+# *incremental* TCO; every output names its accounting basis).
 
 # %%
 MY_TEAM = {
@@ -94,6 +102,8 @@ MY_TEAM = {
     "gpu_on_demand_usd_per_hour": "pert(2.5,3.0,4.5)",  # the cloud we burst to
     "tokens_per_adapter_month_m": "interval90(20,300)",  # product analytics: 90 % sure of 20-300 M tokens
     "adapters": 8,  # the estate we plan for
+    "existing_platform_fte": "choice(0:0.5,1:0.5)",  # even odds that our MLOps engineer can take this on, or we hire
+    "existing_staff_cost_share": 0.3,  # their time is not free: 30 % of it is product work we would lose
 }
 overrides = [override(key, value) for key, value in MY_TEAM.items()]
 print("\n".join(overrides))

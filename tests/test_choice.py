@@ -265,3 +265,41 @@ def test_model_values_of_a_choice_follow_the_shared_key():
     key = "operating_model.platform.vendor_platform_usd_per_year"
     u = independent_uniforms(cfg["seed"], np.arange(30), key)
     assert np.array_equal(run.model_values[0, :, MV["platform.vendor_platform_usd_per_year"]], np.where(u < 0.6, 0.0, 40_000.0))
+
+
+# -- shards and chunks -------------------------------------------------------------------------
+@pytest.mark.parametrize("sampling", ["independent", "lhs"])
+def test_a_sampled_structure_keeps_shards_and_chunks_bit_identical(sampling):
+    """The existing platform team and reserved GPUs as choices: a shard and a chunked run
+    give exactly the rows of the whole run."""
+    import io
+
+    import numba
+
+    from sim import load_config, runner
+    from sim.config import to_plain
+    from sim.kernel import run_kernel
+    from sim.results import Results
+
+    plain = to_plain(
+        load_config(
+            [
+                "replications=48",
+                "horizon_years=2",
+                f"inputs.sampling={sampling}",
+                'scenario.existing_platform_fte="choice(0:0.6,1:0.4)"',
+                'scenario.existing_reserved_gpus="choice(0:0.5,2:0.5)"',
+                "operating_model.self_managed_lora.gpu_pool.reserved=1",
+            ]
+        )
+    )
+    whole = runner.simulate(plain, progress=False)
+    fte = whole.metrics.set_index("operating_model").loc["self_managed_lora", "platform_fte"]
+    assert fte.nunique() > 1, "the choice must reach the booked platform FTE"
+    blocks = np.array_split(np.arange(48), 3)
+    joined = Results.concat([runner.simulate(plain, replications=block, progress=False) for block in blocks])
+    assert np.array_equal(joined.costs, whole.costs) and np.array_equal(joined.metrics_array, whole.metrics_array)
+    run = compile_config(plain)
+    usd, out = runner._run_numba_chunked(run, numba.get_num_threads(), sizes=[5, 11], stream=io.StringIO())
+    one_usd, one_out = run_kernel(run)
+    assert np.array_equal(usd, one_usd) and np.array_equal(out, one_out)

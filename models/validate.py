@@ -9,10 +9,11 @@ the config was composed.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import itertools
 import math
 import typing
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -126,6 +127,13 @@ def _range_text(low: float, high: float, integer: bool) -> str:
     return f"must be {kind} in [{low:g}, {high:g}]"
 
 
+def unknown_key(section: str, key: str, allowed: Sequence[str]) -> str:
+    """The allowed-values text for an unknown key: the closest key, then every key of its section."""
+    close = difflib.get_close_matches(str(key), list(allowed), n=1, cutoff=0.6)
+    hint = f"did you mean {section + '.' if section else ''}{close[0]}? " if close else ""
+    return f"unknown key; {hint}allowed keys of {section or 'the config'}: {', '.join(allowed)}"
+
+
 def _check_keys(path: str, value: Any, schema: type) -> None:
     """Reject keys the schema does not know, recursively."""
     if not isinstance(value, Mapping):
@@ -137,7 +145,7 @@ def _check_keys(path: str, value: Any, schema: type) -> None:
         if key not in fields:
             if key in RENAMED:
                 raise ConfigError(where, sub, f"renamed: use {path}.{RENAMED[key]}")
-            raise ConfigError(where, sub, f"unknown key; allowed keys of {path or 'the config'}: {', '.join(fields)}")
+            raise ConfigError(where, sub, unknown_key(path, key, list(fields)))
         hint = hints[key]
         if dataclasses.is_dataclass(hint):
             _check_keys(where, sub, hint)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,7 +17,7 @@ from omegaconf.errors import OmegaConfBaseException
 from models.distributions import to_compact
 from models.errors import ConfigError
 from models.schema import register_configs
-from models.validate import RENAMED, validate_config
+from models.validate import RENAMED, unknown_key, validate_config
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 
@@ -43,7 +44,7 @@ def load_config(overrides: Sequence[str] = (), config_dir: str | Path | None = N
         with initialize_config_dir(config_dir=str(directory), version_base="1.3", job_name="lora_tco"):
             cfg = compose(config_name="config", overrides=overrides)
     except (HydraException, OmegaConfBaseException) as exc:
-        raise friendly_error(exc, directory) from None
+        raise friendly_error(exc, directory, overrides) from None
     validate(cfg)
     return cfg
 
@@ -97,7 +98,7 @@ def validate(cfg: DictConfig | dict) -> dict[str, Any]:
 _MISSING_OPTION = re.compile(r"Could not (?:load|find) '([^'/]+)/([^']+)'")
 
 
-def friendly_error(exc: BaseException, config_dir: Path = CONFIG_DIR) -> ConfigError:
+def friendly_error(exc: BaseException, config_dir: Path = CONFIG_DIR, overrides: Sequence[str] = ()) -> ConfigError:
     """Turn a Hydra / OmegaConf exception into a one-line :class:`ConfigError`."""
     missing = _MISSING_OPTION.search(str(exc))
     if missing:
@@ -116,9 +117,14 @@ def friendly_error(exc: BaseException, config_dir: Path = CONFIG_DIR) -> ConfigE
         )
     if key:
         value = getattr(cause, "value", None)
-        leaf = str(key).rsplit(".", 1)[-1]
+        section, _, leaf = str(key).rpartition(".")
+        if value is None:
+            value = next((o.split("=", 1)[1] for o in overrides if o.split("=", 1)[0].lstrip("+~") == str(key)), "?")
         if leaf in RENAMED and "not in" in (detail or message):
-            return ConfigError(str(key), "?" if value is None else value, f"renamed: use {str(key).rsplit('.', 1)[0]}.{RENAMED[leaf]}")
+            return ConfigError(str(key), value, f"renamed: use {section}.{RENAMED[leaf]}")
+        schema = getattr(cause, "object_type", None)
+        if "not in" in (detail or message) and dataclasses.is_dataclass(schema):
+            return ConfigError(str(key), value, unknown_key(section, leaf, [f.name for f in dataclasses.fields(schema)]))
         return ConfigError(str(key), "?" if value is None else value, detail or message)
     if "Could not load" in message or "Could not find" in message:
         return ConfigError(

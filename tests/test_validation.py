@@ -302,3 +302,26 @@ def test_scenario_preset_differs_from_default_in_the_intended_direction(name: st
         before = parse_uncertain(f"scenario.{key}", default[key]).mean
         after = parse_uncertain(f"scenario.{key}", preset[key]).mean
         assert (after < before) if op == "<" else (after > before), f"{name}: {key} mean {before:g} -> {after:g}, expected {op}"
+
+
+@pytest.mark.parametrize(
+    ("override", "suggestion"),
+    [
+        ("scenario.adapterz=12345", "did you mean scenario.adapters?"),
+        ("+scenario.adapterz=12345", "did you mean scenario.adapters?"),
+        ("operating_model.self_managed_lora.serving.gpu_clas=l4", "did you mean operating_model.self_managed_lora.serving.gpu_class?"),
+    ],
+)
+def test_an_unknown_key_names_its_value_the_closest_key_and_every_allowed_key(override, suggestion):
+    with pytest.raises(ConfigError) as info:
+        load_config([override])
+    message = str(info.value)
+    key, value = override.lstrip("+").split("=")
+    assert message.startswith(f"{key} = ") and value in message and "\n" not in message
+    assert suggestion in message and "allowed keys of" in message
+
+
+def test_an_unknown_key_far_from_every_key_lists_them_without_a_guess():
+    with pytest.raises(ConfigError) as info:
+        load_config(["+scenario.zzzzqqq=1"])
+    assert "did you mean" not in str(info.value) and "allowed keys of scenario: name, adapters" in str(info.value)

@@ -42,6 +42,7 @@ from models.compile import MV, SV, compile_config
 from models.distributions import parse_uncertain, to_compact
 from models.schema import ScenarioConfig
 from sim.analysis import crossing_interval, set_parameter, sweep
+from sim.capacity import platform_fte_counted
 from sim.config import CONFIG_DIR, validate
 from sim.labels import money, short_model_label
 from sim.ledger import CATEGORIES, ECONOMIC_ONLY
@@ -413,11 +414,10 @@ def _fte_need(plain: Mapping, results: Results) -> tuple[np.ndarray, float, floa
     """Mean platform FTE need per model (before existing staff), mean existing FTE and mean counted share."""
     run = compile_config(plain)
     values = run.model_values  # [models, replications, fields]
-    adapters = float(plain["scenario"]["adapters"])
-    need = np.minimum(
-        values[:, :, MV["platform.max_fte"]],
-        values[:, :, MV["platform.base_fte"]] + values[:, :, MV["platform.fte_per_adapter"]] * (adapters - 1),
-    )
+    adapters = int(plain["scenario"]["adapters"])
+    fields = [MV[f"platform.{name}"] for name in ("base_fte", "fte_per_adapter", "max_fte")]
+    # the engines' own rule, with no existing staff: the whole need
+    need = np.array([[platform_fte_counted(*row[fields], adapters, 0.0, 1.0) for row in model] for model in values])
     order = [run.model_names.index(name) for name in results.model_names]
     existing = run.scenario_values[:, SV["existing_platform_fte"]]
     share = run.scenario_values[:, SV["existing_staff_cost_share"]]

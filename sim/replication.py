@@ -118,6 +118,9 @@ class Replication:
         self.sla_downtime = [0.0] * (12 * run.horizon_years)  # vendor outage hours per month
         self.sla_applies = model.serving.owner != TEAM and model.serving.sla_credit_fraction > 0.0
         self.vendor_inference_per_year = [self.vendor_serving_fee(y) for y in range(run.horizon_years)]
+        # per serving GPU class, in models.schema.GPU_CLASSES order (sim.capacity.serving_year)
+        self.serving_prices = np.array([getattr(scenario.serving_gpu_usd_per_hour, c) for c in GPU_CLASSES])
+        self.serving_relative = np.array([getattr(scenario.serving_gpu_relative_throughput, c) for c in GPU_CLASSES])
 
     # -- keyed randomness ----------------------------------------------------
     def uniform(self, stream: int, entity: int, occurrence: int) -> float:
@@ -209,10 +212,9 @@ class Replication:
 
     def serving_year(self, year: int) -> tuple[float, float, float]:
         """Cost, billed and busy GPU-hours of the team's serving fleet in ``year`` (sim.capacity)."""
-        serving, s = self.model.serving, self.scenario
+        serving = self.model.serving
         tokens = self.tokens_per_adapter_year_m(year)
-        prices = np.array([getattr(s.serving_gpu_usd_per_hour, c) for c in GPU_CLASSES])
-        relative = np.array([getattr(s.serving_gpu_relative_throughput, c) for c in GPU_CLASSES])
+        prices, relative = self.serving_prices, self.serving_relative
         cost = billed = busy = 0.0
         for size in self.deployment_sizes():
             c, b, w = serving_year(

@@ -16,7 +16,7 @@ from models.errors import ConfigError
 from models.schema import register_configs
 from sim import jobs
 from sim.background import Background
-from sim.config import load_config, normalize_overrides, validate
+from sim.config import check_command_line, check_extras, validate
 from sim.results import Results, atomic_write, write_parquet
 from sim.runner import simulate
 from sim.studies import run_study, totals_table
@@ -110,18 +110,6 @@ def _app(cfg: DictConfig) -> None:
         print(f"\nwrote {', '.join(p.name for p in written)} to {out}")
 
 
-EXPORT_MODULES = {"excel": "openpyxl", "deck": "pptx"}
-
-
-def check_extras(plain: dict) -> None:
-    """Fail before simulating when an export is asked for but its extra is missing."""
-    import importlib.util
-
-    for option, module in EXPORT_MODULES.items():
-        if plain["output"][option] and importlib.util.find_spec(module) is None:
-            raise ConfigError(f"output.{option}", True, f'needs the exports extra: pip install "lora-tco[exports]" (no module {module})')
-
-
 def _run(plain: dict, out: Path, multirun: bool) -> tuple[list[Path], str]:
     """One comparison (also each point of a swept study), or a whole study."""
     check_extras(plain)
@@ -194,44 +182,17 @@ def _start_charts(plain: dict, results: Results, out: Path) -> tuple[Background,
     return background, finish
 
 
-_CONFIG_DIR_FLAGS = ("--config-dir", "-cd")
-
-
-def _overrides_to_check(args: list[str]) -> list[str] | None:
-    """The overrides to validate before Hydra starts, or ``None`` when Hydra should
-    handle the command itself (multirun sweeps, ``--cfg``, ``--help`` and other flags).
-    ``--config-dir DIR`` becomes a search-path entry, as Hydra treats it."""
-    overrides: list[str] = []
-    i = 0
-    while i < len(args):
-        arg = args[i]
-        if arg in _CONFIG_DIR_FLAGS and i + 1 < len(args):
-            overrides.append(f"hydra.searchpath=[file://{Path(args[i + 1]).resolve()}]")
-            i += 2
-            continue
-        if arg.startswith("-"):
-            return None
-        if not arg.startswith("hydra.") or arg.startswith("hydra.searchpath="):
-            overrides.append(arg)
-        i += 1
-    return overrides
-
-
 def main() -> None:
-    """Console entry point: check the config first so bad input gets one line, then run."""
+    """Console entry point: check the command line first so bad input gets one line, then run."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only: no display needed (and none on a cluster node)
     register_configs()
-    args = sys.argv[1:]
     try:
-        # Token by token, so flags and their values (``--cfg job``) stay where they are.
-        args = [a if a.startswith("-") else normalize_overrides([a])[0] for a in args]
-        overrides = _overrides_to_check(args)
-        if overrides is not None:
-            check_extras(validate(load_config(overrides)))
+        command = check_command_line(sys.argv[1:])
     except ConfigError as exc:
         print(f"lora-tco: error: {exc}", file=sys.stderr)
         sys.exit(2)
-    sys.argv[1:] = args
-    _app()
+    sys.argv[1:] = command.args
+    with jobs.run_folder_lock(command):
+        _app()

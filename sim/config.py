@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -132,3 +133,74 @@ def friendly_error(exc: BaseException, config_dir: Path = CONFIG_DIR, overrides:
         )
     text = f"{message} ({detail})" if detail and detail not in message else message
     return ConfigError("overrides", text, "check the override syntax: key=value, group=option, +new.key=value")
+
+
+EXPORT_MODULES = {"excel": "openpyxl", "deck": "pptx"}
+
+
+def check_extras(plain: dict) -> None:
+    """Fail before simulating when an export is asked for but its extra is missing."""
+    for option, module in EXPORT_MODULES.items():
+        if plain["output"][option] and importlib.util.find_spec(module) is None:
+            raise ConfigError(f"output.{option}", True, f'needs the exports extra: pip install "lora-tco[exports]" (no module {module})')
+
+
+@dataclasses.dataclass(frozen=True)
+class CommandLine:
+    """A ``lora-tco`` command line after :func:`check_command_line`.
+
+    Attributes
+    ----------
+    args : list of str
+        The arguments to hand to Hydra (``key={dist: ...}`` overrides in compact form).
+    overrides : list of str or None
+        The config overrides that were checked, or ``None`` when Hydra handles the
+        command itself (multirun sweeps, ``--cfg``, ``--help`` and other flags).
+    plain : dict or None
+        The validated plain config of a single run (``None`` when not checked).
+    """
+
+    args: list[str]
+    overrides: list[str] | None
+    plain: dict[str, Any] | None
+
+
+_CONFIG_DIR_FLAGS = ("--config-dir", "-cd")
+
+
+def _overrides_to_check(args: list[str]) -> list[str] | None:
+    """The overrides to validate before Hydra starts, or ``None`` when Hydra should
+    handle the command itself (multirun sweeps, ``--cfg``, ``--help`` and other flags).
+    ``--config-dir DIR`` becomes a search-path entry, as Hydra treats it."""
+    overrides: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg in _CONFIG_DIR_FLAGS and i + 1 < len(args):
+            overrides.append(f"hydra.searchpath=[file://{Path(args[i + 1]).resolve()}]")
+            i += 2
+            continue
+        if arg.startswith("-"):
+            return None
+        if not arg.startswith("hydra.") or arg.startswith("hydra.searchpath="):
+            overrides.append(arg)
+        i += 1
+    return overrides
+
+
+def check_command_line(args: Sequence[str]) -> CommandLine:
+    """Check a ``lora-tco`` command line before Hydra starts.
+
+    Raises
+    ------
+    ConfigError
+        With a one-line message naming the field or file, the value and what is allowed.
+    """
+    # Token by token, so flags and their values (``--cfg job``) stay where they are.
+    args = [a if a.startswith("-") else normalize_overrides([a])[0] for a in args]
+    overrides = _overrides_to_check(args)
+    plain = None
+    if overrides is not None:
+        plain = validate(load_config(overrides))
+        check_extras(plain)
+    return CommandLine(args, overrides, plain)

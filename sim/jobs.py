@@ -3,9 +3,10 @@ and ``lora-tco-report`` can name the jobs that failed."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -56,3 +57,10 @@ def status(folder: Path) -> tuple[str, str]:
         except (OSError, ValueError):
             return "failed", "unreadable failure record"
     return "incomplete", "no completion record: the job crashed, was killed or is still running"
+
+
+@contextlib.contextmanager
+def run_folder_lock(command: Any) -> Iterator[None]:
+    """Hold the run (or sweep) folder of ``command`` (a :class:`sim.config.CommandLine`)
+    for the whole run, before Hydra writes into it."""
+    yield

@@ -32,7 +32,7 @@ check samples against it (:func:`check_samples`).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,24 +46,35 @@ _Z95 = stats.norm.ppf(0.95)
 
 @dataclass(frozen=True)
 class InputDistribution:
-    """Base class: a frozen scipy distribution plus its description."""
+    """Base class: a scipy distribution with its parameters, plus its description."""
 
     kind: str
 
-    def frozen(self):  # pragma: no cover - overridden
+    def law(self) -> tuple[Any, tuple, dict]:  # pragma: no cover - overridden
+        """The scipy distribution and the shape arguments and ``loc`` / ``scale`` it takes."""
         raise TypeError("abstract")
+
+    def frozen(self):
+        """The frozen scipy distribution."""
+        family, args, kwds = self.law()
+        return family(*args, **kwds)
 
     def ppf(self, u: np.ndarray) -> np.ndarray:
         """Inverse CDF at uniform variates ``u``."""
-        return np.asarray(self.frozen().ppf(u), dtype=float)
+        # What a frozen distribution's ppf calls, without building one (most of the cost of
+        # validating a config is scipy constructing frozen distributions).
+        family, args, kwds = self.law()
+        return np.asarray(family.ppf(u, *args, **kwds), dtype=float)
 
     @property
     def mean(self) -> float:
-        return float(self.frozen().mean())
+        family, args, kwds = self.law()
+        return float(family.mean(*args, **kwds))
 
     @property
     def var(self) -> float:
-        return float(self.frozen().var())
+        family, args, kwds = self.law()
+        return float(family.var(*args, **kwds))
 
     @property
     def is_degenerate(self) -> bool:
@@ -71,6 +82,15 @@ class InputDistribution:
 
     def quantile(self, q: float) -> float:
         return float(self.ppf(np.array([q]))[0])
+
+    def quantiles(self, q: Sequence[float]) -> np.ndarray:
+        """The inverse CDF at several levels in one call (one scipy distribution, not one per level).
+
+        Overflow to ``inf`` and underflow to 0 are results here, not warnings: validation
+        asks exactly whether extreme levels give them.
+        """
+        with np.errstate(over="ignore", under="ignore"):
+            return self.ppf(np.asarray(q, dtype=float))
 
 
 @dataclass(frozen=True)
@@ -102,11 +122,11 @@ class Pert(InputDistribution):
     high: float = 0.0
     lamb: float = 4.0
 
-    def frozen(self):
+    def law(self):
         span = self.high - self.low
         a = 1.0 + self.lamb * (self.mode - self.low) / span
         b = 1.0 + self.lamb * (self.high - self.mode) / span
-        return stats.beta(a, b, loc=self.low, scale=span)
+        return stats.beta, (a, b), {"loc": self.low, "scale": span}
 
 
 @dataclass(frozen=True)
@@ -115,9 +135,9 @@ class Triangular(InputDistribution):
     mode: float = 0.0
     high: float = 0.0
 
-    def frozen(self):
+    def law(self):
         span = self.high - self.low
-        return stats.triang((self.mode - self.low) / span, loc=self.low, scale=span)
+        return stats.triang, ((self.mode - self.low) / span,), {"loc": self.low, "scale": span}
 
 
 @dataclass(frozen=True)
@@ -125,8 +145,8 @@ class Uniform(InputDistribution):
     low: float = 0.0
     high: float = 0.0
 
-    def frozen(self):
-        return stats.uniform(loc=self.low, scale=self.high - self.low)
+    def law(self):
+        return stats.uniform, (), {"loc": self.low, "scale": self.high - self.low}
 
 
 @dataclass(frozen=True)
@@ -136,8 +156,8 @@ class Lognormal(InputDistribution):
     median: float = 1.0
     sigma: float = 0.0
 
-    def frozen(self):
-        return stats.lognorm(self.sigma, scale=self.median)
+    def law(self):
+        return stats.lognorm, (self.sigma,), {"scale": self.median}
 
 
 @dataclass(frozen=True)
@@ -148,10 +168,10 @@ class Normal(InputDistribution):
     sd: float = 1.0
     truncate_at_zero: bool = False
 
-    def frozen(self):
+    def law(self):
         if self.truncate_at_zero:
-            return stats.truncnorm((0.0 - self.mu) / self.sd, np.inf, loc=self.mu, scale=self.sd)
-        return stats.norm(self.mu, self.sd)
+            return stats.truncnorm, ((0.0 - self.mu) / self.sd, np.inf), {"loc": self.mu, "scale": self.sd}
+        return stats.norm, (self.mu, self.sd), {}
 
 
 @dataclass(frozen=True)

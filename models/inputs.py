@@ -45,6 +45,28 @@ LHS_STRATUM = 1
 LHS_JITTER = 2
 
 _BELOW_ONE = np.nextafter(1.0, 0.0)  # (k + jitter) / R can round up to exactly 1
+_SMALLEST_KEYED = 0.5 * 2.0**-53  # sim.rng.keyed_uniform: (top 53 bits + 0.5) * 2**-53
+
+
+def uniform_extremes(replications: int) -> tuple[float, float]:
+    """The smallest and largest uniform an inverse CDF can be given over ``replications`` rows.
+
+    A keyed uniform is at least ``2**-54``; a Latin hypercube's first stratum divides its
+    jitter by the replications, and both stay at or below the largest double under 1.
+    Iman-Conover only reorders these values. Validation evaluates each input's inverse
+    CDF here, so a distribution whose draws could overflow or leave its field's range is
+    refused before sampling.
+
+    Parameters
+    ----------
+    replications : int
+        ``cfg['replications']``, at least 1.
+
+    Returns
+    -------
+    (low, high) : tuple of float
+    """
+    return _SMALLEST_KEYED / max(1, int(replications)), float(_BELOW_ONE)
 
 
 def key_hint(key: str, keys: Collection[str]) -> str:

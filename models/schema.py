@@ -7,6 +7,11 @@ family, mean and coefficient of variation; their mean may itself be uncertain.
 
 Defaults here are neutral (zero cost, team-owned, no randomness): the figures
 with sources live in the YAML files under ``configs/``.
+
+Every numeric field has an allowed range in :mod:`models.validate` (``SCENARIO_RANGES``,
+``MODEL_RANGES``): a natural bound (a share in [0, 1]) or a generous, finite cap per unit
+kind (e.g. at most 1e6 USD per hour, 1e6 hours, 1e15 million tokens), so that no product
+of inputs overflows.
 """
 
 from __future__ import annotations
@@ -195,8 +200,9 @@ class OperatingModelConfig:
 @dataclass
 class EngineConfig:
     name: str = "numba"  # numba (fast, default) | simpy (reference, traceable)
-    max_events_per_replication: int = 5_000_000  # safety stop; a stopped run is flagged, never hangs
+    max_events_per_replication: int = 5_000_000  # safety stop, flagged, never hangs; at most 5e7: a memory ceiling (docs/model.md §10)
     threads: int = 0  # numba threads; 0 = all cores (results do not depend on it)
+    allow_truncated: bool = False  # keep a run in which more than sim.results.TRUNCATION_LIMIT of replications hit the event cap
 
 
 @dataclass

@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
+import time
 from collections.abc import Callable
 from typing import Any
+
+from sim.interrupt import HANDLED_SIGNALS, raise_interrupted
 
 
 def fork_available() -> bool:
@@ -53,6 +57,8 @@ class Background:
         if pid == 0:  # the child: do the work, report, and leave without running the parent's exit handlers
             status = 0
             try:
+                for handled in HANDLED_SIGNALS:  # stop() and Ctrl-C unwind the work, so its temporary files go
+                    signal.signal(handled, raise_interrupted)
                 os.close(read)
                 try:
                     text = json.dumps({"value": work()})
@@ -79,6 +85,34 @@ class Background:
         except ValueError:
             payload = {"error": f"the background process ended with status {os.waitstatus_to_exitcode(status)} and no result"}
         self._value, self._error = payload.get("value"), payload.get("error")
+
+    def stop(self, grace_s: float = 5.0) -> None:
+        """End the work now: SIGTERM, which the child turns into a clean unwind (its
+        temporary files removed), then SIGKILL if it is still there after ``grace_s``.
+        The parent calls this when it is interrupted or fails, so that no child goes on
+        writing into a folder after its parent has given up on it."""
+        if self._pid is None:
+            return
+        pid, self._pid = self._pid, None
+        os.close(self._read)
+        self._value, self._error = None, "stopped"
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        deadline = time.monotonic() + grace_s
+        while True:
+            try:
+                done, _ = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:  # already reaped
+                return
+            if done:
+                return
+            if time.monotonic() > deadline:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                return
+            time.sleep(0.01)
 
     def result(self) -> Any:
         """Wait for the work and return its value; raise :class:`BackgroundError` if it failed."""

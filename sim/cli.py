@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import hydra
@@ -14,11 +16,13 @@ from omegaconf import DictConfig
 from models.compile import ACCOUNTING_BASES
 from models.errors import ConfigError
 from models.schema import register_configs
-from sim import jobs
-from sim.background import Background
-from sim.config import check_command_line, check_extras, validate
-from sim.results import Results, atomic_write, write_parquet
-from sim.runner import simulate
+from sim import interrupt, jobs
+from sim.background import Background, BackgroundError
+from sim.config import COMPOSE_ERRORS, check_command_line, check_extras, friendly_error, validate
+from sim.interrupt import DEBUG_ENV, FolderRollback, Interrupted, debug_mode, debug_requested, signals_raise
+from sim.labels import text_table, usd_unit
+from sim.results import Results, atomic_write, check_truncation, write_parquet
+from sim.runner import check_run_memory, simulate
 from sim.studies import run_study, totals_table
 
 
@@ -29,27 +33,34 @@ def _size(results: Results, replications: int) -> str:
     return f"{replications:,} replications"
 
 
+SUMMARY_COLUMNS = (
+    ("TCO mean", "tco_mean"),
+    ("p05", "tco_p05"),
+    ("p50", "tco_p50"),
+    ("p95", "tco_p95"),
+    ("econ mean", "economic_mean"),
+    ("econ p05", "economic_p05"),
+    ("econ p95", "economic_p95"),
+)
+
+
 def format_summary(results: Results) -> str:
-    """The summary as a fixed-width text table (USD thousands)."""
+    """The summary as a text table, in USD thousands or millions (whichever keeps the
+    numbers readable), columns as wide as their widest cell."""
     s = results.summary()
-    head = (
-        f"{'operating model':<34}{'TCO mean':>10}{'p05':>9}{'p50':>9}{'p95':>9}  {'econ mean':>10}{'p05':>9}{'p95':>9}  {'P(cheapest)':>11}"
-    )
+    divisor, unit, decimals = usd_unit(s[[key for _, key in SUMMARY_COLUMNS]].to_numpy().ravel())
+    rows = [
+        [r["label"], *(f"{r[key] / divisor:,.{decimals}f}" for _, key in SUMMARY_COLUMNS), f"{r['p_cheapest_tco']:.0%}"]
+        for _, r in s.iterrows()
+    ]
     lines = [
         f"lora-tco: {_size(results, int(s['replications'].iloc[0]))} x {results.horizon_years} years, seed {results.seed} "
-        f"(USD thousands, undiscounted; economic = TCO + downtime + staleness)",
+        f"({unit}, undiscounted; economic = TCO + downtime + staleness)",
         f"accounting basis: {ACCOUNTING_BASES[results.accounting_basis]}",
-        head,
-        "-" * len(head),
+        *text_table(["operating model", *(name for name, _ in SUMMARY_COLUMNS), "P(cheapest)"], rows),
     ]
-    for _, r in s.iterrows():
-        lines.append(
-            f"{r['label'][:33]:<34}{r['tco_mean'] / 1e3:>10,.0f}{r['tco_p05'] / 1e3:>9,.0f}{r['tco_p50'] / 1e3:>9,.0f}"
-            f"{r['tco_p95'] / 1e3:>9,.0f}  {r['economic_mean'] / 1e3:>10,.0f}{r['economic_p05'] / 1e3:>9,.0f}"
-            f"{r['economic_p95'] / 1e3:>9,.0f}  {r['p_cheapest_tco']:>11.0%}"
-        )
     labels = dict(zip(results.model_names, results.model_labels, strict=True))
-    for name, found in results.capacity_warnings().items():
+    for name, found in results.warnings().items():
         lines += [f"warning: {labels[name]}: {text}" for text in found]
     return "\n".join(lines)
 
@@ -77,45 +88,126 @@ def format_paired(results: Results) -> str:
     return "\n".join(lines)
 
 
+class RunFailed(Exception):
+    """A run that cannot finish, told in one line (:attr:`exit_code`: 1 a failure, 2 bad input)."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def describe_failure(exc: BaseException) -> tuple[str, int]:
+    """One line for a failure, and the exit code: 2 for bad input, 1 otherwise."""
+    if isinstance(exc, RunFailed):
+        return str(exc), exc.exit_code
+    if isinstance(exc, ConfigError):
+        return str(exc), 2
+    if isinstance(exc, COMPOSE_ERRORS):
+        return str(friendly_error(exc)), 2
+    if isinstance(exc, OSError):
+        path = exc.filename or ""
+        reason = exc.strerror or " ".join(str(exc).split())
+        return (f"{path}: {reason}" if path else reason), 1
+    if isinstance(exc, BackgroundError):
+        return f"drawing the charts failed: {exc}", 1
+    detail = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {detail} (unexpected: {DEBUG_HINT})", 1
+
+
+DEBUG_HINT = "run again with --debug or LORA_TCO_DEBUG=1 for the traceback"
+
+
 class JobFailed(RuntimeError):
-    """A multirun job failed; Hydra records it and carries on with the other jobs."""
+    """A sweep job failed in a launcher's worker process; Hydra carries it back to the sweep."""
 
 
-@hydra.main(version_base="1.3", config_path="../configs", config_name="config")
-def _app(cfg: DictConfig) -> None:
+@dataclass
+class RunOutcome:
+    """How this command's run failed, or the jobs of its sweep that failed (each already
+    told in one line).
+
+    Jobs run in this process with Hydra's basic launcher, so they are collected here
+    and the sweep carries on; a job in another process (a launcher's worker) raises
+    :class:`JobFailed` for Hydra to carry back instead.
+    """
+
+    owner_pid: int = field(default_factory=os.getpid)
+    jobs: list[str] = field(default_factory=list)
+    single_run: RunFailed | None = None  # how a single run (not a sweep) failed
+
+
+def _hydra_app(failures: RunOutcome) -> Callable[[], None]:
+    """The Hydra app over ``configs/``; its jobs report failures into ``failures``."""
+
+    @hydra.main(version_base="1.3", config_path="../configs", config_name="config")
+    def app(cfg: DictConfig) -> None:
+        _job(cfg, failures)
+
+    return app
+
+
+def _job(cfg: DictConfig, failures: RunOutcome) -> None:
+    """One run, or one job of a sweep: every file it writes, or none of them."""
     hydra_cfg = HydraConfig.get()
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
     out = Path(hydra_cfg.runtime.output_dir)
+    rollback: FolderRollback | None = None  # only once the folder is this job's: never roll back another run's files
+    complete = False
     try:
         plain = validate(cfg)
-        if multirun and jobs.finished(out, plain):
+        claim = jobs.claim(out, plain, multirun)  # holds the folder; removes old markers unless a sweep skips the job
+        if claim.skip:
             print(f"lora-tco: {out.name}: already finished with this config, skipped")
             return
-        written, text = _run(plain, out, multirun)
-    except Exception as exc:
-        message = str(exc) if isinstance(exc, ConfigError) else f"{type(exc).__name__}: {exc}"
-        if multirun:
-            jobs.mark_failed(out, message)
-            failure = JobFailed(f"lora-tco: job {out.name} failed: {message}")
-            if isinstance(exc, ConfigError):  # bad input: one line, no traceback wall
-                raise failure from None
-            raise failure from exc
-        if isinstance(exc, ConfigError):
-            print(f"lora-tco: error: {exc}", file=sys.stderr)
-            sys.exit(2)
+        rollback = FolderRollback(out, keep=(jobs.DONE, jobs.FAILED, jobs.LOCK))
+        written, text, refusal = _run(plain, out, multirun)
+        if refusal is not None:
+            # The files stay, with their warnings, for a look at what went wrong; no done
+            # marker vouches for them, and the exit status says they are not a result.
+            rollback = None
+            if plain["output"]["print_summary"]:
+                print(text)
+            raise RunFailed(refusal.removeprefix("lora-tco: "), TRUNCATED_EXIT)
+        claim.done(plain, written)  # last: it vouches for every file above
+        rollback, complete = None, True
+        if plain["output"]["print_summary"]:
+            print(text)
+            print(f"\nwrote {', '.join(p.name for p in written)} to {out}")
+    except Interrupted as stop:
+        interrupt.handled()
+        if complete:
+            stop.outcome = f"the results in {out} are complete"
+        else:
+            stop.outcome = rollback.rollback() if rollback is not None else f"nothing was written to {out}"
         raise
-    jobs.mark_done(out, plain, written)
-    if plain["output"]["print_summary"]:
-        print(text)
-        print(f"\nwrote {', '.join(p.name for p in written)} to {out}")
+    except Exception as exc:
+        if debug_mode():
+            raise
+        message, code = describe_failure(exc)
+        outcome = rollback.rollback() if rollback is not None else ""
+        if not multirun:
+            # Returned, not raised: Hydra would print a line of its own for a raised error.
+            failures.single_run = RunFailed(f"{message}; {outcome}" if outcome else message, code)
+            return
+        jobs.mark_failed(out, message)
+        name = f"job {hydra_cfg.job.num} ({' '.join(hydra_cfg.overrides.task) or 'no overrides'})"
+        line = f"lora-tco: {name} failed: {message}"
+        if os.getpid() != failures.owner_pid:
+            raise JobFailed(line) from None
+        print(line, file=sys.stderr, flush=True)
+        failures.jobs.append(name)  # the sweep goes on with the other jobs
 
 
-def _run(plain: dict, out: Path, multirun: bool) -> tuple[list[Path], str]:
-    """One comparison (also each point of a swept study), or a whole study."""
+TRUNCATED_EXIT = 3  # the run finished, but too many replications stopped at the event cap
+
+
+def _run(plain: dict, out: Path, multirun: bool) -> tuple[list[Path], str, str | None]:
+    """One comparison (also each point of a swept study), or a whole study: the files
+    written, the text to print, and why the results must not be trusted (or None)."""
     check_extras(plain)
     kind = plain["study"]["kind"]
     if kind != "none" and not (multirun and kind in ("break_even", "decision_map")):
-        return run_study(plain, out, charts=plain["output"]["charts"])
+        return (*run_study(plain, out, charts=plain["output"]["charts"]), None)
     results = simulate(plain)
     output = plain["output"]
     background, finish_charts = _start_charts(plain, results, out) if output["charts"] or output["deck"] else (None, list)
@@ -131,7 +223,7 @@ def _run(plain: dict, out: Path, multirun: bool) -> tuple[list[Path], str]:
         charts = finish_charts()
     except BaseException:
         if background is not None:
-            background.wait()  # the chart child must not go on writing after this run failed
+            background.stop()  # the chart child must not go on writing after this run failed
         raise
     written += [f for chart in charts for f in chart.files]
     if output["excel"]:
@@ -143,7 +235,7 @@ def _run(plain: dict, out: Path, multirun: bool) -> tuple[list[Path], str]:
 
         written.append(write_deck(results, [(chart.png, chart.title) for chart in charts], out / "results.pptx"))
     paired = format_paired(results)
-    return written, format_summary(results) + (f"\n\n{paired}" if paired else "")
+    return written, format_summary(results) + (f"\n\n{paired}" if paired else ""), check_truncation(results)
 
 
 # Rendered in a forked child while the parent writes the data files and draws the rest:
@@ -183,16 +275,43 @@ def _start_charts(plain: dict, results: Results, out: Path) -> tuple[Background,
 
 
 def main() -> None:
-    """Console entry point: check the command line first so bad input gets one line, then run."""
+    """Console entry point: check the command line first so bad input gets one line, then run.
+
+    Every way a run can end badly ends here in one line on stderr and an exit code:
+    2 bad input, 1 a failed run or sweep, 128 + signal when interrupted. ``--debug``
+    (or ``LORA_TCO_DEBUG=1``) shows the traceback instead.
+    """
     import matplotlib
 
     matplotlib.use("Agg")  # files only: no display needed (and none on a cluster node)
+    debug, args = debug_requested(sys.argv[1:])
+    if debug:
+        os.environ[DEBUG_ENV] = "1"  # also seen by the jobs of a launcher's worker processes
+    # Hydra prints its own (partial) traceback unless told to re-raise; the boundary below
+    # turns what it re-raises into one line.
+    os.environ["HYDRA_FULL_ERROR"] = "1"
     register_configs()
     try:
-        command = check_command_line(sys.argv[1:])
-    except ConfigError as exc:
-        print(f"lora-tco: error: {exc}", file=sys.stderr)
-        sys.exit(2)
-    sys.argv[1:] = command.args
-    with jobs.run_folder_lock(command):
-        _app()
+        with signals_raise():
+            command = check_command_line(args)
+            if command.plain is not None:
+                check_run_memory(command.plain)  # before Hydra starts: a run that cannot fit is refused in seconds
+            sys.argv[1:] = command.args
+            failures = RunOutcome()
+            with jobs.run_folder_lock(command):
+                _hydra_app(failures)()
+            if failures.single_run is not None:
+                raise failures.single_run
+            if failures.jobs:
+                names = "; ".join(failures.jobs[:4]) + ("; ..." if len(failures.jobs) > 4 else "")
+                raise RunFailed(f"the sweep finished with {len(failures.jobs)} failed job(s): {names}")
+    except Interrupted as stop:
+        interrupt.handled()
+        print(f"lora-tco: interrupted; {stop.outcome or 'nothing was written'}", file=sys.stderr)
+        sys.exit(stop.exit_code)
+    except Exception as exc:
+        if debug:
+            raise
+        message, code = describe_failure(exc)
+        print(f"lora-tco: error: {message}", file=sys.stderr)
+        sys.exit(code)

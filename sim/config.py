@@ -2,25 +2,44 @@
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import dataclasses
 import importlib.util
+import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import yaml
 from hydra import compose, initialize_config_dir
+from hydra._internal.config_loader_impl import ConfigLoaderImpl
+from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+from hydra.core.config_loader import ConfigLoader
+from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import Override
 from hydra.errors import HydraException
-from omegaconf import DictConfig, OmegaConf
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
 from models.distributions import to_compact
-from models.errors import ConfigError
+from models.errors import ConfigError, ConfigFileError
 from models.schema import register_configs
-from models.validate import RENAMED, unknown_key, validate_config
+from models.validate import NO_INSTANTIATION, RENAMED, TARGET_KEY, find_target, unknown_key, validate_config
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+CONFIG_NAME = "config"
+VERSION_BASE = "1.3"
+# A sweep of more jobs than this is checked value by value (each value of each swept key,
+# the other swept keys at their first value) instead of job by job: composing and
+# validating one job takes ~0.1 s, so this bounds the check at about half a minute.
+SWEEP_CHECK_LIMIT = 256
+_BASIC_SWEEPER = f"{BasicSweeper.__module__}.{BasicSweeper.__qualname__}"
+
+COMPOSE_ERRORS = (HydraException, OmegaConfBaseException, yaml.YAMLError)
 
 
 def load_config(overrides: Sequence[str] = (), config_dir: str | Path | None = None) -> DictConfig:
@@ -33,21 +52,56 @@ def load_config(overrides: Sequence[str] = (), config_dir: str | Path | None = N
     config_dir : path, optional
         A config folder to use instead of the packaged ``configs/``.
 
+    Returns
+    -------
+    DictConfig
+        The composed, validated config (without Hydra's own ``hydra`` node).
+
     Raises
     ------
     ConfigError
-        With a one-line message naming the field, the value and what is allowed.
+        With a one-line message naming the field (or file), the value and what is allowed.
     """
     register_configs()
-    directory = Path(config_dir or CONFIG_DIR).resolve()
+    directory = _config_folder(config_dir)
     overrides = normalize_overrides(overrides)
-    try:
-        with initialize_config_dir(config_dir=str(directory), version_base="1.3", job_name="lora_tco"):
-            cfg = compose(config_name="config", overrides=overrides)
-    except (HydraException, OmegaConfBaseException) as exc:
-        raise friendly_error(exc, directory, overrides) from None
+    with _initialized(directory) as loader:
+        cfg, _ = _compose(loader, directory, overrides)
     validate(cfg)
     return cfg
+
+
+def _config_folder(config_dir: str | Path | None) -> Path:
+    if config_dir is None:
+        return CONFIG_DIR
+    directory = Path(config_dir).expanduser().resolve()
+    if not directory.is_dir():
+        raise ConfigError("config_dir", str(config_dir), "not a folder")
+    return directory
+
+
+@contextlib.contextmanager
+def _initialized(directory: Path) -> Iterator[ConfigLoader]:
+    """Hydra initialized over ``directory`` for the duration; yields its config loader."""
+    with initialize_config_dir(config_dir=str(directory), version_base=VERSION_BASE, job_name="lora_tco"):
+        yield GlobalHydra.instance().config_loader()
+
+
+def _compose(loader: ConfigLoader, directory: Path, overrides: Sequence[str]) -> tuple[DictConfig, DictConfig]:
+    """Compose inside an initialized Hydra: the app config and, split off it, Hydra's own node.
+
+    Refuses ``_target_`` wherever it would come from (an override, a config file); Hydra's
+    failures become one-line :class:`ConfigError`.
+    """
+    refuse_target_overrides(overrides)
+    try:
+        cfg = compose(config_name=CONFIG_NAME, overrides=list(overrides), return_hydra_config=True)
+    except COMPOSE_ERRORS as exc:
+        raise friendly_error(exc, directory, overrides) from None
+    with open_dict(cfg):
+        hydra_node = cfg.pop("hydra")
+    _refuse_target_files(loader, directory, overrides, cfg)
+    return cfg, hydra_node
 
 
 def normalize_overrides(overrides: Sequence[str]) -> list[str]:
@@ -96,22 +150,178 @@ def validate(cfg: DictConfig | dict) -> dict[str, Any]:
     return plain
 
 
-_MISSING_OPTION = re.compile(r"Could not (?:load|find) '([^'/]+)/([^']+)'")
+# --- _target_: lora-tco never instantiates objects from config ----------------------------
+
+
+def _override_key(text: str) -> str:
+    return text.split("=", 1)[0].lstrip("+~")
+
+
+def refuse_target_overrides(overrides: Sequence[str]) -> None:
+    """Refuse an override that sets ``_target_`` (as its key, or inside a mapping value).
+
+    Raises
+    ------
+    ConfigError
+        Naming the key, the value, and the override to remove.
+    """
+    parser = OverridesParser.create()
+    for text in overrides:
+        key = _override_key(text)
+        if TARGET_KEY in key.replace("/", ".").split("."):
+            raise ConfigError(key, text.split("=", 1)[1] if "=" in text else "", f"{NO_INSTANTIATION}; remove the override {text}")
+        try:
+            override = parser.parse_override(text)
+        except HydraException:
+            continue  # Hydra reports a malformed override
+        if override.is_sweep_override():
+            continue  # each swept value is checked as a job of its own
+        inner = find_target(override.value(), key)
+        if inner is not None:
+            raise ConfigError(inner[0], inner[1], f"{NO_INSTANTIATION}; remove the override {text}")
+
+
+def _searchpath_dirs(overrides: Sequence[str]) -> list[Path]:
+    """The folders of a ``hydra.searchpath=[file://...]`` override (``--config-dir``)."""
+    parser = OverridesParser.create()
+    for text in overrides:
+        if _override_key(text) != "hydra.searchpath":
+            continue
+        try:
+            entries = parser.parse_override(text).value()
+        except HydraException:
+            return []
+        return [Path(str(e)[len("file://") :]) for e in entries or [] if str(e).startswith("file://")]
+    return []
+
+
+def _config_file(config_path: str, folders: Sequence[Path]) -> Path | None:
+    """The YAML file of ``config_path`` (``scenario/mine``) in the first folder that has it, as Hydra searches."""
+    for folder in folders:
+        candidate = Path(folder) / f"{config_path}.yaml"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _file_target(path: Path) -> tuple[str, Any] | None:
+    try:
+        content = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return None  # composing it already succeeded; nothing more to say about this file
+    return find_target(content, "")
+
+
+def _refuse_target_files(loader: ConfigLoader, directory: Path, overrides: Sequence[str], cfg: DictConfig) -> None:
+    """Refuse ``_target_`` in the composed app config, and in any file of a ``--config-dir``
+    (its ``hydra/`` files too: Hydra instantiates a launcher's ``_target_``), naming the file."""
+    found = find_target(OmegaConf.to_container(cfg, resolve=False), "")
+    user_dirs = _searchpath_dirs(overrides)
+    if found is None and not user_dirs:
+        return
+    folders = [directory, *user_dirs]
+    try:
+        defaults = loader.compute_defaults_list(CONFIG_NAME, list(overrides), RunMode.RUN).defaults
+    except COMPOSE_ERRORS:
+        defaults = []  # composing succeeded, so this does not happen; the app-config check below still holds
+    for default in defaults:
+        if default.config_path is None:
+            continue
+        path = _config_file(default.config_path, folders)
+        if path is None:
+            continue
+        if found is None and not any(path.resolve().is_relative_to(d.resolve()) for d in user_dirs):
+            continue  # the packaged configs' hydra/ files may name Hydra's own classes
+        inner = _file_target(path)
+        if inner is not None:
+            field = found[0] if found is not None else ".".join(part for part in (default.package, inner[0]) if part)
+            raise ConfigError(field, inner[1], f"{NO_INSTANTIATION}; remove {TARGET_KEY} from {path}")
+    if found is not None:
+        raise ConfigError(found[0], found[1], f"{NO_INSTANTIATION}; remove {TARGET_KEY} from the config")
+
+
+# --- Hydra / OmegaConf / YAML failures as one line ------------------------------------------
+
+_MISSING_OPTION = re.compile(r"Could not (?:load|find) '([^']+)/([^'/]+)'")
+_IN_CONFIG = re.compile(r"In '([^']+)'")
+_MISSING_SEARCHPATH = re.compile(r"Additional config directory '([^']+)' not found")
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and the exceptions it was raised from or while handling, outermost first."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def yaml_error(exc: yaml.YAMLError) -> ConfigError:
+    """A YAML syntax error as one line naming the file, line and column (1-based)."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    parts = [getattr(exc, "context", None), getattr(exc, "problem", None)]
+    problem = ", ".join(str(p) for p in parts if p) or " ".join(str(exc).split())
+    if mark is not None:
+        return ConfigFileError(str(mark.name), mark.line + 1, mark.column + 1, f"YAML syntax error: {problem}")
+    return ConfigError("config file", getattr(exc, "name", "?"), f"YAML error: {problem}")
+
+
+def group_options(group: str, config_dir: str | Path = CONFIG_DIR, overrides: Sequence[str] = ()) -> list[str]:
+    """Every option of a config group in every config source Hydra searches.
+
+    That is the packaged ``configs/``, a ``--config-dir`` (given as a ``hydra.searchpath``
+    override), Hydra's own configs and those installed plugins register (e.g. the
+    launchers under ``hydra/launcher``).
+
+    Parameters
+    ----------
+    group : str
+        A config group, e.g. ``scenario`` or ``hydra/launcher``.
+    config_dir : path
+        The primary config folder (used when Hydra is not already initialized).
+    overrides : sequence of str
+        Overrides of the command line; only ``hydra.searchpath`` is read.
+
+    Returns
+    -------
+    list of str
+        The option names, sorted; empty when there is no such group.
+    """
+    searchpath = [o for o in overrides if _override_key(o) == "hydra.searchpath"]
+
+    def options() -> list[str]:
+        try:
+            found = GlobalHydra.instance().config_loader().get_group_options(group, config_name=CONFIG_NAME, overrides=searchpath)
+        except COMPOSE_ERRORS:
+            return []
+        return sorted(found)
+
+    if GlobalHydra.instance().is_initialized():
+        return options()
+    with initialize_config_dir(config_dir=str(Path(config_dir).resolve()), version_base=VERSION_BASE):
+        return options()
 
 
 def friendly_error(exc: BaseException, config_dir: Path = CONFIG_DIR, overrides: Sequence[str] = ()) -> ConfigError:
-    """Turn a Hydra / OmegaConf exception into a one-line :class:`ConfigError`."""
+    """Turn a Hydra / OmegaConf / YAML exception into a one-line :class:`ConfigError`."""
+    for link in _chain(exc):
+        if isinstance(link, yaml.YAMLError):
+            return yaml_error(link)
     missing = _MISSING_OPTION.search(str(exc))
     if missing:
         group, option = missing.groups()
-        options = sorted(p.stem for p in (Path(config_dir) / group).glob("*.yaml"))
+        options = group_options(group, config_dir, overrides)
         return ConfigError(group, option, f"no such option; available: {', '.join(options) or 'none'}")
-    cause = exc
-    while cause.__cause__ is not None and not getattr(cause, "full_key", None):
-        cause = cause.__cause__
+    folder = _MISSING_SEARCHPATH.search(str(exc))
+    if folder:
+        return ConfigError("--config-dir", folder.group(1), "not a folder")
+    cause = next((link for link in _chain(exc) if getattr(link, "full_key", None)), exc)
     message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     detail = str(cause).strip().splitlines()[0] if cause is not exc and str(cause).strip() else ""
     key = getattr(cause, "full_key", None)
+    if key and str(key).rpartition(".")[2] == TARGET_KEY:
+        return _target_error(str(key), exc, cause, config_dir, overrides)
     if key and "not in struct" in detail:
         return ConfigError(
             str(key), "(new key)", "unknown key; to give a distribution of another kind, write it as a string: key='\"interval90(3,15)\"'"
@@ -120,7 +330,7 @@ def friendly_error(exc: BaseException, config_dir: Path = CONFIG_DIR, overrides:
         value = getattr(cause, "value", None)
         section, _, leaf = str(key).rpartition(".")
         if value is None:
-            value = next((o.split("=", 1)[1] for o in overrides if o.split("=", 1)[0].lstrip("+~") == str(key)), "?")
+            value = next((o.split("=", 1)[1] for o in overrides if _override_key(o) == str(key)), "?")
         if leaf in RENAMED and "not in" in (detail or message):
             return ConfigError(str(key), value, f"renamed: use {section}.{RENAMED[leaf]}")
         schema = getattr(cause, "object_type", None)
@@ -135,6 +345,18 @@ def friendly_error(exc: BaseException, config_dir: Path = CONFIG_DIR, overrides:
     return ConfigError("overrides", text, "check the override syntax: key=value, group=option, +new.key=value")
 
 
+def _target_error(key: str, exc: BaseException, cause: BaseException, config_dir: Path, overrides: Sequence[str]) -> ConfigError:
+    """``_target_`` refused by the schema while composing: name the file it came from."""
+    given = next((o for o in overrides if _override_key(o) == key), None)
+    if given is not None:
+        return ConfigError(key, given.split("=", 1)[1], f"{NO_INSTANTIATION}; remove the override {given}")
+    where = _IN_CONFIG.search(str(exc))
+    path = _config_file(where.group(1), [Path(config_dir), *_searchpath_dirs(overrides)]) if where else None
+    inner = _file_target(path) if path is not None else None
+    value = inner[1] if inner is not None else getattr(cause, "value", None) or "?"
+    return ConfigError(key, value, f"{NO_INSTANTIATION}; remove {TARGET_KEY} from {path or 'the config'}")
+
+
 EXPORT_MODULES = {"excel": "openpyxl", "deck": "pptx"}
 
 
@@ -143,6 +365,9 @@ def check_extras(plain: dict) -> None:
     for option, module in EXPORT_MODULES.items():
         if plain["output"][option] and importlib.util.find_spec(module) is None:
             raise ConfigError(f"output.{option}", True, f'needs the exports extra: pip install "lora-tco[exports]" (no module {module})')
+
+
+# --- the command line -----------------------------------------------------------------------
 
 
 @dataclasses.dataclass(frozen=True)
@@ -154,42 +379,74 @@ class CommandLine:
     args : list of str
         The arguments to hand to Hydra (``key={dist: ...}`` overrides in compact form).
     overrides : list of str or None
-        The config overrides that were checked, or ``None`` when Hydra handles the
-        command itself (multirun sweeps, ``--cfg``, ``--help`` and other flags).
+        The config overrides of a single run that were checked, or ``None`` when Hydra
+        runs the command itself (multirun sweeps, ``--cfg``, ``--help`` and other flags).
     plain : dict or None
         The validated plain config of a single run (``None`` when not checked).
+    multirun : bool
+        Whether the command is a multirun sweep (``-m`` / ``--multirun``); every job of
+        it was checked unless another flag hands the command to Hydra.
     """
 
     args: list[str]
     overrides: list[str] | None
     plain: dict[str, Any] | None
+    multirun: bool = False
 
 
 _CONFIG_DIR_FLAGS = ("--config-dir", "-cd")
+_MULTIRUN_FLAGS = ("--multirun", "-m")
 
 
-def _overrides_to_check(args: list[str]) -> list[str] | None:
-    """The overrides to validate before Hydra starts, or ``None`` when Hydra should
-    handle the command itself (multirun sweeps, ``--cfg``, ``--help`` and other flags).
-    ``--config-dir DIR`` becomes a search-path entry, as Hydra treats it."""
+def _overrides_to_check(args: list[str]) -> tuple[list[str] | None, bool]:
+    """The overrides to validate before Hydra starts (``None`` when another flag, such as
+    ``--cfg`` or ``--help``, hands the command to Hydra), and whether it is a multirun.
+
+    ``--config-dir DIR`` becomes a search-path entry, as Hydra treats it; a ``DIR``
+    that is not a folder is refused here, whatever the other flags.
+    """
     overrides: list[str] = []
+    searchpath: str | None = None
+    multirun = handed_over = False
     i = 0
     while i < len(args):
         arg = args[i]
-        if arg in _CONFIG_DIR_FLAGS and i + 1 < len(args):
-            overrides.append(f"hydra.searchpath=[file://{Path(args[i + 1]).resolve()}]")
-            i += 2
+        flag, sep, given = arg.partition("=")
+        if flag in _CONFIG_DIR_FLAGS and (sep or i + 1 < len(args)):
+            folder = given if sep else args[i + 1]
+            if not Path(folder).expanduser().is_dir():
+                raise ConfigError(flag, folder, "not a folder")
+            searchpath = f"hydra.searchpath=[file://{Path(folder).expanduser().resolve()}]"  # the last one wins, as in argparse
+            i += 1 if sep else 2
             continue
-        if arg.startswith("-"):
-            return None
-        if not arg.startswith("hydra.") or arg.startswith("hydra.searchpath="):
+        if arg in _MULTIRUN_FLAGS:
+            multirun = True
+        elif arg.startswith("-"):
+            handed_over = True
+        elif not arg.startswith("hydra.") or arg.startswith("hydra.searchpath="):
             overrides.append(arg)
         i += 1
-    return overrides
+    if searchpath is not None:
+        overrides.insert(0, searchpath)
+    return (None if handed_over else overrides), multirun
 
 
 def check_command_line(args: Sequence[str]) -> CommandLine:
     """Check a ``lora-tco`` command line before Hydra starts.
+
+    A single run is composed and validated; a multirun sweep has every job checked
+    (:func:`check_sweep`), so a bad value refuses the whole sweep before anything is
+    written.
+
+    Parameters
+    ----------
+    args : sequence of str
+        The command-line arguments (without the program name).
+
+    Returns
+    -------
+    CommandLine
+        What to hand to Hydra, and what was checked.
 
     Raises
     ------
@@ -198,9 +455,149 @@ def check_command_line(args: Sequence[str]) -> CommandLine:
     """
     # Token by token, so flags and their values (``--cfg job``) stay where they are.
     args = [a if a.startswith("-") else normalize_overrides([a])[0] for a in args]
-    overrides = _overrides_to_check(args)
-    plain = None
-    if overrides is not None:
-        plain = validate(load_config(overrides))
-        check_extras(plain)
+    refuse_target_overrides([a for a in args if not a.startswith("-")])  # Hydra's own nodes too: it instantiates a launcher
+    overrides, multirun = _overrides_to_check(args)
+    if overrides is None:
+        return CommandLine(args, None, None, multirun)
+    if multirun:
+        check_sweep(overrides)
+        return CommandLine(args, None, None, True)
+    plain = validate(load_config(overrides))
+    check_extras(plain)
     return CommandLine(args, overrides, plain)
+
+
+# --- multirun sweeps ------------------------------------------------------------------------
+
+
+def _parse(parser: OverridesParser, overrides: Sequence[str], directory: Path) -> list[Override]:
+    try:
+        return parser.parse_overrides(list(overrides))
+    except HydraException as exc:
+        raise friendly_error(exc, directory, overrides) from None
+
+
+def _sweep_axes(overrides: Sequence[Override]) -> tuple[list[list[str]], list[bool]]:
+    """The job overrides per key, in Hydra's basic-sweeper order: jobs are the cartesian
+    product of the axes (``BasicSweeper.split_arguments``: a later override of a key
+    replaces an earlier one in its place). Also which axes come from a sweep."""
+    axes: dict[str, tuple[list[str], bool]] = {}
+    for override in overrides:
+        key = override.get_key_element()
+        if override.is_sweep_override():
+            if not override.is_discrete_sweep():
+                raise ConfigError(
+                    key, override.input_line.split("=", 1)[1], "the basic sweeper takes a list of values (a,b,c) or range(start,stop,step)"
+                )
+            axes[key] = ([f"{key}={v}" for v in override.sweep_string_iterator()], True)
+        else:
+            axes[key] = ([f"{key}={override.get_value_element_as_str()}"], False)
+    return [values for values, _ in axes.values()], [swept for _, swept in axes.values()]
+
+
+def _jobs_to_check(sizes: Sequence[int]) -> list[int]:
+    """Job numbers to check: all of them, or past :data:`SWEEP_CHECK_LIMIT` each value of
+    each swept key with the other keys at their first value."""
+    total = math.prod(sizes)
+    if total <= SWEEP_CHECK_LIMIT:
+        return list(range(total))
+    strides = [math.prod(sizes[p + 1 :]) for p in range(len(sizes))]
+    return sorted({j * strides[p] for p, size in enumerate(sizes) for j in range(size)})
+
+
+def _job(axes: Sequence[Sequence[str]], number: int) -> list[str]:
+    """The overrides of job ``number`` of the product of ``axes`` (the last axis varies fastest)."""
+    picked = []
+    for values in reversed(axes):
+        number, index = divmod(number, len(values))
+        picked.append(values[index])
+    return picked[::-1]
+
+
+def check_sweep(overrides: Sequence[str], config_dir: str | Path | None = None) -> int:
+    """Check every job of a multirun sweep before Hydra starts any.
+
+    The jobs are those Hydra's basic sweeper will launch: the product of the swept
+    overrides of the command line and the experiment's ``hydra.sweeper.params``. Each
+    is composed and validated like a single run (up to :data:`SWEEP_CHECK_LIMIT` jobs;
+    beyond, each value of each swept key with the others at their first value).
+
+    Parameters
+    ----------
+    overrides : sequence of str
+        The overrides of the command line (``--config-dir`` as a ``hydra.searchpath`` override).
+    config_dir : path, optional
+        A config folder to use instead of the packaged ``configs/``.
+
+    Returns
+    -------
+    int
+        The number of jobs the sweep will launch (0 when another sweeper than the
+        basic one chooses them: then only the swept keys' configured values are checked).
+
+    Raises
+    ------
+    ConfigError
+        For the first bad job, naming the field, the value, and the job
+        (``... (sweep job 1 of 3: scenario.adapters=abc)``).
+    """
+    register_configs()
+    directory = _config_folder(config_dir)
+    overrides = normalize_overrides(overrides)
+    refuse_target_overrides(overrides)
+    with _initialized(directory) as loader:
+        parser = OverridesParser.create(config_loader=loader)
+        given = _parse(parser, overrides, directory)
+        groups: dict[str, bool] = {}
+
+        def at_compose(override: Override) -> bool:
+            """Hydra overrides and config-group choices shape the composition; the rest are values set on it."""
+            key = override.key_or_group
+            if override.is_hydra_override() or override.package is not None:
+                return True
+            if key not in groups:
+                groups[key] = bool(group_options(key, directory, overrides))
+            return groups[key]
+
+        fixed = [o.input_line for o in given if not o.is_sweep_override() and at_compose(o)]
+        master, hydra_node = _compose(loader, directory, fixed)
+        bases = {tuple(fixed): master}
+        if OmegaConf.select(hydra_node, "sweeper._target_") != _BASIC_SWEEPER:
+            _check_job(loader, directory, bases, [o for o in given if not o.is_sweep_override()], at_compose)
+            return 0
+        params = OmegaConf.to_container(hydra_node.sweeper.params, resolve=False) if hydra_node.sweeper.get("params") else {}
+        items = normalize_overrides([f"{k}={v}" for k, v in (params or {}).items()] + list(overrides))
+        axes, swept = _sweep_axes(_parse(parser, items, directory))
+        total = math.prod(len(values) for values in axes)
+        for number in _jobs_to_check([len(values) for values in axes]):
+            job = _job(axes, number)
+            label = " ".join(text for text, is_swept in zip(job, swept, strict=True) if is_swept)
+            try:
+                _check_job(loader, directory, bases, _parse(parser, job, directory), at_compose)
+            except ConfigError as error:
+                raise error.in_context(f"sweep job {number} of {total}" + (f": {label}" if label else "")) from None
+    return total
+
+
+def _check_job(
+    loader: ConfigLoader, directory: Path, bases: dict[tuple[str, ...], DictConfig], job: Sequence[Override], at_compose: Any
+) -> dict[str, Any]:
+    """Compose (once per distinct set of group choices) and validate one job; its plain config.
+
+    Value overrides are applied to a copy of the composed config with Hydra's own
+    override semantics, as Hydra applies them after composing the defaults list.
+    """
+    shape = tuple(o.input_line for o in job if at_compose(o))
+    if shape not in bases:
+        bases[shape] = _compose(loader, directory, shape)[0]
+    values = [o for o in job if not at_compose(o)]
+    lines = [o.input_line for o in values]
+    refuse_target_overrides(lines)
+    cfg = copy.deepcopy(bases[shape])
+    try:
+        ConfigLoaderImpl._apply_overrides_to_config(values, cfg)
+    except COMPOSE_ERRORS as exc:
+        raise friendly_error(exc, directory, lines) from None
+    plain = validate(cfg)
+    check_extras(plain)
+    return plain

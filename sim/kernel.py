@@ -675,14 +675,16 @@ def _monitor_summary(mon, horizon, capacity, out, i_util, i_busy, i_queue, i_wai
     mon[MBA] += mon[MB] * (horizon - mon[ML])
     mon[MQA] += mon[MQ] * (horizon - mon[ML])
     mon[ML] = horizon
-    busy_mean = mon[MBA] / horizon
+    # A run stopped at the event cap at time 0 has no interval to average over: the
+    # state at that instant is its own average (SimPy's Monitor.summary does the same).
+    busy_mean = mon[MBA] / horizon if horizon > 0 else mon[MB]
     utilization = busy_mean / capacity if capacity else 0.0
     if i_util >= 0:
         out[i_util] = utilization
     if i_busy >= 0:
         out[i_busy] = busy_mean
     if i_queue >= 0:
-        out[i_queue] = mon[MQA] / horizon
+        out[i_queue] = mon[MQA] / horizon if horizon > 0 else mon[MQ]
     if i_wait >= 0:
         out[i_wait] = (mon[MWT] / mon[MS] if mon[MS] else 0.0) * wait_scale
     out[i_unstable] = 1.0 if (mon[MQ] > 0 and (capacity == 0 or utilization >= 0.98)) else 0.0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Sequence
 
 from omegaconf import OmegaConf
 
@@ -72,3 +73,24 @@ def money(x: float) -> str:
 def number(x: float) -> str:
     """A grid value or crossing in words: three significant digits, whole numbers from 1,000."""
     return f"{x:,.3g}" if abs(x) < 999.5 else f"{x:,.0f}"  # 999.6 is "1,000", not "1e+03"
+
+
+def usd_unit(values: Sequence[float]) -> tuple[float, str, int]:
+    """The unit a table of these USD amounts reads best in: ``(divisor, name, decimals)``.
+    Thousands while every amount is under USD 10 million, millions from there."""
+    largest = max((abs(float(v)) for v in values), default=0.0)
+    return (1e3, "USD thousands", 0) if largest < 1e7 else (1e6, "USD millions", 2)
+
+
+def text_table(header: Sequence[str], rows: Sequence[Sequence[str]], gap: int = 2) -> list[str]:
+    """Rows of text cells as aligned lines: the first column left, the rest right, each
+    as wide as its widest cell, so the columns stay apart whatever the magnitudes."""
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+    space = " " * gap
+
+    def line(cells: Sequence[str]) -> str:
+        first = f"{cells[0]:<{widths[0]}}"
+        return space.join([first, *(f"{c:>{w}}" for c, w in zip(cells[1:], widths[1:], strict=True))]).rstrip()
+
+    head = line(header)
+    return [head, "-" * len(head), *(line(row) for row in rows)]

@@ -6,6 +6,12 @@ their metadata (:meth:`sim.results.Results.save`). Every random number is keyed
 by replication index, so shards that belong to one run and cover every
 replication exactly once merge into exactly the arrays of the unsharded run.
 
+Each folder is trusted only when its files prove they are one run's: every parquet
+file's metadata agrees with the others' in the folder, and a folder the ``lora-tco``
+command wrote (it has ``.hydra/``) has a done marker whose file digests still match
+(:func:`sim.jobs.verify`). A folder saved from Python (``Results.save``: no
+``.hydra/``, no marker) is taken on its metadata.
+
 Command line::
 
     lora-tco-merge SHARD_DIR... --output DIR
@@ -14,18 +20,23 @@ Command line::
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow.parquet as pq
 
 from models.validate import parse_shard
+from sim import jobs
 from sim.results import SAVED_TABLES, Results
 
 # Config keys that cannot change the numbers, so shards may differ in them.
 IGNORED_KEYS = ("shard", "output", "engine.threads")
+# Metadata every parquet file of one run folder shares (in this order: the first that differs is named).
+FOLDER_IDENTITY = ("seed", "horizon_years", "shard", "models", "engine", "config", "config_sha256")
 
 
 class MergeError(ValueError):
@@ -78,12 +89,65 @@ def _expand(paths: Sequence[str | Path]) -> list[Path]:
     return out
 
 
+def _metadata(file: Path) -> dict[str, str]:
+    try:
+        meta = pq.read_schema(file).metadata or {}
+    except (OSError, ValueError) as exc:
+        raise MergeError(f"{file}: not a readable parquet file ({' '.join(str(exc).split())})") from None
+    return {k.decode()[len("lora_tco.") :]: v.decode() for k, v in meta.items() if k.startswith(b"lora_tco.")}
+
+
+def _config_difference(mine: str, theirs: str) -> tuple[str, str]:
+    """The first config key whose values differ: ``("config KEY = MINE", "THEIRS")``."""
+    try:
+        left, right = _flatten(json.loads(mine)), _flatten(json.loads(theirs))
+    except ValueError:
+        return "config (unreadable)", "a readable config"
+    for key in sorted(set(left) | set(right)):
+        a, b = left.get(key, "(absent)"), right.get(key, "(absent)")
+        if a != b:
+            return f"config {key} = {a!r}", repr(b)
+    return "config", "the same values written differently"
+
+
+def _check_files_agree(path: Path) -> None:
+    """Every parquet file of one folder carries the same run's metadata (a file copied in
+    from another run, e.g. another seed's ``metrics.parquet``, does not)."""
+    files = [path / name for name in SAVED_TABLES]
+    if (path / "totals.parquet").is_file():
+        files.append(path / "totals.parquet")
+    reference = _metadata(files[0])
+    for file in files[1:]:
+        meta = _metadata(file)
+        for key in FOLDER_IDENTITY:
+            mine, theirs = meta.get(key, "(absent)"), reference.get(key, "(absent)")
+            if mine == theirs:
+                continue
+            if key == "config" and "(absent)" not in (mine, theirs):
+                shown, was = _config_difference(mine, theirs)
+            else:
+                shown, was = f"{key} = {mine}", theirs
+            raise MergeError(f"{file}: {shown} but {files[0]} has {was}: the files of one run folder must come from one run")
+
+
+def _check_finished(path: Path) -> None:
+    """A folder the ``lora-tco`` command wrote must prove, by its done marker, that its run finished."""
+    if not (path / ".hydra").is_dir():
+        return  # saved from Python (Results.save): no marker to check, the metadata vouches
+    state, reason = jobs.verify(path)
+    if state != "done":
+        what = f"its run failed: {reason}" if state == "failed" else reason
+        raise MergeError(f"{path}: not a finished lora-tco run ({what})")
+
+
 def _load(path: Path) -> Results:
     if not path.is_dir():
         raise MergeError(f"{path}: not a directory")
     missing = [name for name in SAVED_TABLES if not (path / name).is_file()]
     if missing:
         raise MergeError(f"{path}: no {missing[0]} (not a lora-tco run directory, or its run did not finish)")
+    _check_files_agree(path)
+    _check_finished(path)
     try:
         return Results.from_saved(path)
     except (OSError, ValueError) as exc:
@@ -162,7 +226,8 @@ def merge_results(paths: Sequence[str | Path]) -> Results:
     Raises
     ------
     MergeError
-        With a one-line message if a directory is not a finished run, the shards
+        With a one-line message if a directory is not a finished run (its files
+        disagree on the run they are from, or its done marker does not verify), the shards
         come from different runs (seed, horizon, models or config apart from
         ``shard``, ``output`` and ``engine.threads``), or they do not cover every
         replication exactly once (naming the missing or duplicate shards).
@@ -191,6 +256,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--output", "-o", required=True, metavar="DIR", help="where to write summary.csv and the parquet files")
     parser.add_argument("--quiet", "-q", action="store_true", help="do not print the summary table")
     args = parser.parse_args(argv)
+    if Path(args.output).exists() and not Path(args.output).is_dir():
+        print(f"lora-tco-merge: error: --output {args.output}: exists and is not a folder", file=sys.stderr)
+        sys.exit(2)
     try:
         merged = merge_results(args.shards)
         written = merged.save(args.output)

@@ -101,24 +101,38 @@ def _title(ax, text: str) -> None:
     ax.set_title(textwrap.fill(text, 72, break_on_hyphens=False).replace("$", r"\$"), loc="left", pad=14)  # two "$" would start TeX
 
 
-def _note(fig, text: str) -> None:
-    fig.text(0.01, 0.012, text.replace("$", r"\$"), fontsize=10, color="0.35")
+NOTE_WIDTH = 190  # footnote characters per line at 10 pt across a 16:9 slide
+
+
+def _note(fig, text: str) -> int:
+    """Write the footnote, wrapped (warnings can make it long); returns its lines."""
+    lines = textwrap.wrap(text.replace("$", r"\$"), NOTE_WIDTH, break_on_hyphens=False) or [""]
+    fig.text(0.01, 0.012, "\n".join(lines), fontsize=10, color="0.35")
+    return len(lines)
 
 
 def _finish(fig, note: str) -> None:
-    _note(fig, note)
-    fig.tight_layout(rect=(0, 0.035, 1, 1))
+    lines = _note(fig, note)
+    fig.tight_layout(rect=(0, 0.035 + 0.022 * (lines - 1), 1, 1))
 
 
-def footnote(results: Results) -> str:
+def footnote(results: Results, extra: str = "") -> str:
+    """The footnote of a one-run chart: size, seed, engine, accounting basis, ``extra``,
+    and the run's warnings in a few words (:meth:`Results.short_warnings`)."""
     size = f"{results.costs.shape[1]:,} replications x {results.horizon_years} years"
-    return f"{size}, seed {results.seed}, engine {results.engine}, {results.accounting_basis.replace('_', ' ')} costs"
+    text = f"{size}, seed {results.seed}, engine {results.engine}, {results.accounting_basis.replace('_', ' ')} costs"
+    return _with_warnings(f"{text}; {extra}" if extra else text, results.short_warnings())
 
 
-def provenance(replications: int, horizon_years: int, seed: int, extra: str = "") -> str:
-    """The footnote of a study chart."""
+def provenance(replications: int, horizon_years: int, seed: int, extra: str = "", warnings: Sequence[str] = ()) -> str:
+    """The footnote of a study chart; ``warnings`` (e.g. :meth:`Results.short_warnings`
+    of the points) are added in a few words."""
     text = f"{replications:,} replications x {horizon_years} years per point, seed {seed}; common random numbers across points"
-    return f"{text}; {extra}" if extra else text
+    return _with_warnings(f"{text}; {extra}" if extra else text, warnings)
+
+
+def _with_warnings(text: str, warnings: Sequence[str]) -> str:
+    return f"{text}; warning: {'; '.join(warnings)}" if warnings else text
 
 
 def _money_axis(axis) -> None:
@@ -154,7 +168,7 @@ def tco_distribution(results: Results, measure: str = "tco"):
     ax.set_ylabel("share of futures at or below")
     _money_axis(ax.xaxis)
     ax.legend(loc="lower right")
-    _finish(fig, footnote(results) + "; markers: p05, median, p95")
+    _finish(fig, footnote(results, "markers: p05, median, p95"))
     return fig
 
 
@@ -189,7 +203,7 @@ def cost_breakdown(results: Results):
     ax.set_ylabel(f"mean cost over {results.horizon_years} years (USD)")
     _money_axis(ax.yaxis)
     ax.legend(fontsize=10, ncol=1, bbox_to_anchor=(1.0, 1.0), loc="upper left")
-    _finish(fig, footnote(results) + "; shares are of TCO (team + vendor); grey = business impact, outside TCO")
+    _finish(fig, footnote(results, "shares are of TCO (team + vendor); grey = business impact, outside TCO"))
     return fig
 
 
@@ -258,7 +272,7 @@ def convergence(results: Results):
     ax.set_ylabel("running mean TCO (USD)")
     _money_axis(ax.yaxis)
     ax.legend(loc="best")
-    _finish(fig, footnote(results) + "; band: 95 % CI of the running mean")
+    _finish(fig, footnote(results, "band: 95 % CI of the running mean"))
     return fig
 
 
@@ -570,7 +584,9 @@ def standard_chart_builders(
     if results.costs.shape[1] >= 20:
         builders["convergence"] = lambda: convergence(results)
     if events is not None and traced_model is not None and len(events):
-        note = f"replication 0 of seed {results.seed}, SimPy engine (sim.trace); the same world every model faces"
+        note = _with_warnings(
+            f"replication 0 of seed {results.seed}, SimPy engine (sim.trace); the same world every model faces", results.short_warnings()
+        )
         builders["year_in_the_life"] = lambda: year_in_the_life(events, model_label(traced_model), note)
     return builders
 

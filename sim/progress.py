@@ -115,13 +115,14 @@ class Progress:
         return self.started
 
     def close(self) -> None:
-        """Stop reporting; the plain form ends with a line giving the total time."""
+        """Stop reporting; the plain form ends with a line giving the total time, when
+        every replication is done (a run stopped early is told by whoever stopped it)."""
         if not self.started:
             return
         if self._bar is not None:
             self._bar.close()
             self._bar = None
-        else:
+        elif self.done >= self.total:
             elapsed = time.perf_counter() - self.started_at
             rate = self.done / elapsed if elapsed > 0 else float("nan")
             print(

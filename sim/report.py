@@ -3,8 +3,11 @@ break-even tables and decision maps, with their charts.
 
 Every job of a sweep ran on the same seed, so replication ``r`` saw the same world in
 every job (common random numbers): the report pairs jobs replication by replication,
-which is what makes the break-even interval tight. A job that failed, crashed or never
-ran is listed by name (its overrides) and left out of the analysis, never silently.
+which is what makes the break-even interval tight. A job counts only when its folder
+proves it finished (:func:`sim.jobs.verify`: its done marker's file digests, the config
+beside its results) and it belongs to this sweep (the seed and horizon of
+``multirun.yaml``); any other job — failed, crashed, never run, or holding another
+run's results — is listed by name with its reason and left out, never silently.
 """
 
 from __future__ import annotations
@@ -17,14 +20,24 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
+import yaml
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from omegaconf import OmegaConf
+from hydra.errors import HydraException
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 from sim import jobs
 from sim.analysis import Sweep, break_even, decision_table
 from sim.results import atomic_write
 
 MEASURES = ("tco", "economic", "tco_npv", "economic_npv")
+SWEEP_IDENTITY = ("seed", "horizon_years")  # what every job of one sweep shares unless it is swept
+_UNREADABLE = (OSError, ValueError, yaml.YAMLError, OmegaConfBaseException, HydraException)
+
+
+class ReportError(ValueError):
+    """The sweep folder cannot be reported on; the message is one line naming the file."""
 
 
 @dataclass
@@ -73,13 +86,48 @@ def _parse(items: list[str]) -> dict[str, str]:
     return out
 
 
+def _yaml_problem(exc: BaseException) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or " ".join(str(exc).split())
+    return f"{problem} at line {mark.line + 1}" if mark is not None else problem
+
+
+def sweep_record(directory: Path) -> DictConfig | None:
+    """``multirun.yaml`` of the sweep in ``directory`` (``None`` if there is none).
+
+    Raises
+    ------
+    ReportError
+        One line naming the file when it is not a readable YAML mapping.
+    """
+    record = directory / "multirun.yaml"
+    if not record.exists():
+        return None
+    try:
+        cfg = OmegaConf.load(record)
+    except yaml.YAMLError as exc:
+        raise ReportError(f"{record}: not valid YAML ({_yaml_problem(exc)})") from None
+    except (OSError, ValueError, OmegaConfBaseException) as exc:
+        raise ReportError(f"{record}: unreadable ({' '.join(str(exc).split())})") from None
+    if not isinstance(cfg, DictConfig):
+        raise ReportError(f"{record}: not a Hydra multirun record (a YAML mapping)")
+    return cfg
+
+
 def expected_jobs(directory: Path) -> tuple[list[str], list[dict[str, str]]]:
     """The swept keys and every combination of values the sweep should have run, from
     ``multirun.yaml`` (the command-line sweep and ``hydra.sweeper.params``)."""
-    record = directory / "multirun.yaml"
-    if not record.exists():
+    cfg = sweep_record(directory)
+    if cfg is None:
         return [], []
-    cfg = OmegaConf.load(record)
+    record = directory / "multirun.yaml"
+    try:
+        return _expected(cfg)
+    except _UNREADABLE as exc:
+        raise ReportError(f"{record}: unreadable sweep ({' '.join(str(exc).split())})") from None
+
+
+def _expected(cfg: DictConfig) -> tuple[list[str], list[dict[str, str]]]:
     task = list(OmegaConf.select(cfg, "hydra.overrides.task", default=[]) or [])
     params = OmegaConf.select(cfg, "hydra.sweeper.params", default=None) or {}
     items = [f"{k}={v}" for k, v in params.items()] + task  # command line wins, as in Hydra
@@ -96,15 +144,75 @@ def expected_jobs(directory: Path) -> tuple[list[str], list[dict[str, str]]]:
     return keys, combos
 
 
+def _sweep_identity(directory: Path, swept: list[str]) -> dict[str, object]:
+    """The seed and horizon every job of the sweep must have (those not swept), from ``multirun.yaml``."""
+    cfg = sweep_record(directory)
+    if cfg is None:
+        return {}
+    out = {}
+    for key in SWEEP_IDENTITY:
+        if key in swept:
+            continue
+        try:
+            value = OmegaConf.select(cfg, key, default=None)
+        except OmegaConfBaseException:
+            value = None
+        if value is not None:
+            out[key] = value
+    return out
+
+
+def _words(key: str) -> str:
+    return key.replace("_", " ")
+
+
+def belongs_to_sweep(folder: Path, identity: dict[str, object]) -> tuple[str, str]:
+    """A verified job's state against its sweep: ``("done", "")``, or ``("incomplete", reason)``
+    when its seed or horizon is not the sweep's, or its ``totals.parquet`` is from another seed."""
+    try:
+        config = OmegaConf.load(folder / ".hydra" / "config.yaml")
+    except _UNREADABLE:
+        return "incomplete", "its .hydra/config.yaml is unreadable"
+    for key, expected in identity.items():
+        value = OmegaConf.select(config, key, default=None)
+        if value != expected:
+            return (
+                "incomplete",
+                f"results are from another run ({_words(key)} {value} in this job, {_words(key)} {expected} in multirun.yaml)",
+            )
+    totals = folder / "totals.parquet"
+    if totals.is_file():
+        try:
+            meta = pq.read_schema(totals).metadata or {}
+        except _UNREADABLE:
+            return "incomplete", "its totals.parquet is unreadable"
+        seed = meta.get(b"lora_tco.seed", b"").decode()
+        if seed and seed != str(OmegaConf.select(config, "seed", default=None)):
+            return (
+                "incomplete",
+                f"results are from another run (seed {seed} in totals.parquet, seed {config.get('seed')} in .hydra/config.yaml)",
+            )
+    return "done", ""
+
+
 def find_jobs(directory: Path) -> tuple[list[str], list[Job]]:
-    """Every job folder under ``directory`` and every expected job with no folder."""
+    """Every job folder under ``directory`` (verified, and checked against the sweep) and
+    every expected job with no folder."""
     keys, combos = expected_jobs(directory)
+    identity = _sweep_identity(directory, keys)
     found: list[Job] = []
     for overrides_file in sorted(directory.glob("**/.hydra/overrides.yaml")):
         folder = overrides_file.parent.parent
-        given = _parse(list(OmegaConf.load(overrides_file)))
-        state, reason = jobs.status(folder)
-        found.append(Job(folder.relative_to(directory).as_posix(), given, folder, state, reason))
+        name = folder.relative_to(directory).as_posix()
+        try:
+            given = _parse(list(OmegaConf.load(overrides_file)))
+        except (*_UNREADABLE, TypeError):
+            found.append(Job(name, {}, folder, "incomplete", "its .hydra/overrides.yaml is unreadable"))
+            continue
+        state, reason = jobs.verify(folder)
+        if state == "done":
+            state, reason = belongs_to_sweep(folder, identity)
+        found.append(Job(name, given, folder, state, reason))
     if not keys:  # no multirun.yaml: the keys that differ between jobs
         all_keys = {k for j in found for k in j.overrides}
         keys = sorted(k for k in all_keys if len({j.overrides.get(k) for j in found}) > 1)
@@ -136,15 +244,16 @@ def gather(directory: str | Path) -> SweepReport:
         if job.state != "done":
             continue
         values = {k: _number(job.overrides.get(k, "")) for k in keys}
+        vouched = set((jobs.record(job.folder) or {}).get("files", {}))  # never a stray file of an older run
         totals_file = job.folder / "totals.parquet"
-        if totals_file.exists():
+        if totals_file.name in vouched:
             frame = pd.read_parquet(totals_file)
             for k, v in values.items():
                 frame.insert(0, k, v)
             frame.insert(0, "job", job.name)
             frames.append(frame)
         for csv in sorted(job.folder.glob("*.csv")):
-            if csv.name in ("summary.csv", "paired_comparison.csv"):
+            if csv.name in ("summary.csv", "paired_comparison.csv") or csv.name not in vouched:
                 continue
             table = pd.read_csv(csv)
             for k, v in values.items():
@@ -153,7 +262,7 @@ def gather(directory: str | Path) -> SweepReport:
             studies.setdefault(csv.stem, []).append(table)
         config = OmegaConf.load(job.folder / ".hydra" / "config.yaml")
         seed, horizon = int(config.seed), int(config.horizon_years)
-        if not totals_file.exists() and not list(job.folder.glob("*.csv")):
+        if totals_file.name not in vouched and not any(name.endswith(".csv") for name in vouched):
             job.state, job.reason = "no-data", "finished but wrote no tables"
     totals = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     report = SweepReport(
@@ -298,7 +407,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"lora-tco-report: error: {exc}", file=sys.stderr)
         return 2
     output = args.output or args.multirun_dir / "report"
-    written = write(report, output, charts=not args.no_charts)
+    if output.exists() and not output.is_dir():
+        print(f"lora-tco-report: error: {output}: exists and is not a folder; give --output a folder", file=sys.stderr)
+        return 2
+    try:
+        written = write(report, output, charts=not args.no_charts)
+    except OSError as exc:
+        reason = exc.strerror or " ".join(str(exc).split())
+        print(f"lora-tco-report: error: {exc.filename or output}: {reason}", file=sys.stderr)
+        return 2
     done = sum(j.state == "done" for j in report.jobs)
     print(f"lora-tco-report: {done} of {len(report.jobs)} jobs finished; swept: {', '.join(report.swept) or 'nothing'}")
     for _, row in report.break_even.iterrows():
@@ -308,7 +425,9 @@ def main(argv: list[str] | None = None) -> int:
         cells = report.decision_map[[x, y, "cheapest", "p_cheapest"]]
         print(cells.to_string(index=False))
     for job in report.problems:
-        print(f"  NOT INCLUDED: {job.name} [{job.state}]: {job.reason}", file=sys.stderr)
+        swept = {k: v for k, v in job.overrides.items() if k in report.swept} or job.overrides
+        label = f"job {job.name} ({_label(swept)})" if job.folder is not None else f"job {job.name}"
+        print(f"  NOT INCLUDED: {label} [{job.state}]: {job.reason}", file=sys.stderr)
     print(f"wrote {len(written)} files to {output}")
     return 1 if report.problems else 0
 

@@ -59,12 +59,13 @@ class Monitor:
         self.busy_area += self.busy * (horizon - self.last)
         self.queue_area += self.queued * (horizon - self.last)
         self.last = horizon
-        busy_mean = self.busy_area / horizon
+        # Stopped at the event cap at time 0: the state at that instant is its own average.
+        busy_mean = self.busy_area / horizon if horizon > 0 else float(self.busy)
         utilization = busy_mean / self.capacity if self.capacity else 0.0
         return {
             "busy_mean": busy_mean,
             "utilization": utilization,
-            "queue_mean": self.queue_area / horizon,
+            "queue_mean": self.queue_area / horizon if horizon > 0 else float(self.queued),
             "wait_mean_days": self.wait_total / self.served if self.served else 0.0,
             # Offered load at or above capacity shows as a saturated (or empty) pool
             # with work still waiting when the horizon ends.

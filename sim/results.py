@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
+import re
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,6 +19,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from models.compile import ACCOUNTING_BASES, accounting_basis
+from models.errors import ConfigError
+from sim import interrupt
 from sim.ledger import CATEGORIES, TCO_CATEGORIES
 from sim.replication import METRICS
 
@@ -24,6 +28,15 @@ _TCO_MASK = np.array([c in TCO_CATEGORIES for c in CATEGORIES])
 QUANTILES = (0.05, 0.50, 0.95)
 SAVED_TABLES = ("ledger.parquet", "metrics.parquet", "replications.parquet")  # what Results.save writes beside summary.csv
 IDLE_UTILIZATION = 0.10  # paid capacity busy less than this share of its paid hours over the run is flagged
+# A run in which more than this share of some model's replications stopped at the event cap is
+# refused (check_truncation) unless engine.allow_truncated: its totals are not a horizon's TCO.
+TRUNCATION_LIMIT = 0.01
+# The 0/1 queue flags of sim.replication.METRICS: metric -> (the queue, who serves it), in words.
+UNSTABLE_QUEUES = {
+    "unstable_gpu": ("GPU pool queue", "the GPUs"),
+    "unstable_engineers": ("engineer queue", "the engineers"),
+    "unstable_reviewers": ("review queue", "the reviewers"),
+}
 
 
 @dataclass
@@ -248,7 +261,7 @@ class Results:
             for npv in (False, True):
                 stats[f"{measure}{'_npv' if npv else ''}"] = self.totals(measure, npv)
         cheapest = {k: _share_cheapest(stats[k]) for k in ("tco", "economic")}
-        basis, warnings = self.accounting_basis, self.capacity_warnings()
+        basis, warnings = self.accounting_basis, self.warnings()
         for m, name in enumerate(self.model_names):
             row: dict[str, Any] = {"operating_model": name, "label": self.model_labels[m]}
             for key, values in stats.items():
@@ -300,6 +313,84 @@ class Results:
             out[name] = found
         return out
 
+    def flagged(self, metric: str) -> np.ndarray:
+        """Replications per operating model in which a 0/1 flag of ``sim.replication.METRICS``
+        (``truncated``, ``unstable_gpu``, ...) is set, in ``model_names`` order."""
+        return (self.metrics_array[:, :, METRICS.index(metric)] > 0).sum(axis=1)
+
+    def truncated_share(self) -> float:
+        """The largest share, over operating models, of replications that stopped at the
+        event cap (``engine.max_events_per_replication``); 0 for an empty run."""
+        n = self.metrics_array.shape[1]
+        return float(self.flagged("truncated").max() / n) if n and self.model_names else 0.0
+
+    def run_warnings(self) -> dict[str, list[str]]:
+        """Replications whose numbers are not a whole horizon of a steady system, per
+        operating model, in words with their count and share.
+
+        A replication that hit the event cap covers only part of the horizon; one with
+        an unstable queue (work still waiting at the end with its servers saturated)
+        leaves the waiting work uncosted, and that backlog grows with the horizon.
+        """
+        n = self.metrics_array.shape[1]
+        where = _event_cap(self.config)
+        counts = {metric: self.flagged(metric) for metric in ("truncated", *UNSTABLE_QUEUES)}
+        out: dict[str, list[str]] = {}
+        for m, name in enumerate(self.model_names):
+            found = []
+            k = int(counts["truncated"][m])
+            if k:
+                found.append(f"{_of(k, n)} stopped at the event cap ({where}); their costs cover only part of the horizon")
+            for metric, (queue, servers) in UNSTABLE_QUEUES.items():
+                k = int(counts[metric][m])
+                if k:
+                    found.append(
+                        f"the {queue} was unstable in {_of(k, n)}: work was still waiting at the end with {servers} "
+                        "saturated, so the backlog grows with the horizon and the waiting work is not costed"
+                    )
+            out[name] = found
+        return out
+
+    def warnings(self) -> dict[str, list[str]]:
+        """Every warning per operating model: :meth:`run_warnings`, then
+        :meth:`capacity_warnings`. The summary's ``warnings`` column, the saved
+        metadata and the command line's ``warning:`` lines all show these."""
+        run, capacity = self.run_warnings(), self.capacity_warnings()
+        return {name: run[name] + capacity[name] for name in self.model_names}
+
+    def short_warnings(self) -> list[str]:
+        """The run warnings in a few words for a chart footnote, over every operating
+        model (the largest share), e.g. ``3.2% of replications truncated at the event cap``."""
+        n = self.metrics_array.shape[1]
+        if not n or not self.model_names:
+            return []
+        out = []
+        k = int(self.flagged("truncated").max())
+        if k:
+            out.append(f"{_percent(k / n)} of replications truncated at the event cap")
+        for metric, (queue, _servers) in UNSTABLE_QUEUES.items():
+            k = int(self.flagged(metric).max())
+            if k:
+                out.append(f"{queue} unstable in {_percent(k / n)} of replications")
+        return out
+
+    def first_non_finite(self) -> tuple[int, int, str, int | None] | None:
+        """Where the results first stop being finite numbers: ``(model, row, name,
+        year)`` with ``name`` a ledger category (``year`` its index) or a metric
+        (``year`` None), models in order, the ledger before the metrics; None when
+        every cost and metric is finite."""
+        for m in range(len(self.model_names)):
+            bad = ~np.isfinite(self.costs[m])  # [replications, years, categories]
+            if bad.any():
+                category = int(np.flatnonzero(bad.any(axis=(0, 1)))[0])
+                row, year = np.argwhere(bad[:, :, category])[0]
+                return m, int(row), CATEGORIES[category], int(year)
+            bad = ~np.isfinite(self.metrics_array[m])  # [replications, metrics]
+            if bad.any():
+                metric = int(np.flatnonzero(bad.any(axis=0))[0])
+                return m, int(np.flatnonzero(bad[:, metric])[0]), METRICS[metric], None
+        return None
+
     def by_category(self) -> pd.DataFrame:
         """Mean USD per replication by operating model and category (whole horizon)."""
         means = self.costs.sum(axis=2).mean(axis=1)  # [models, categories]
@@ -319,6 +410,8 @@ class Results:
 
     # -- output ------------------------------------------------------------------
     def metadata(self) -> dict[str, str]:
+        """The ``lora_tco.*`` keys every saved parquet file carries: what run the rows are
+        from (``config_sha256``: :func:`config_digest`, as in a run folder's done marker)."""
         return {
             "lora_tco.seed": str(self.seed),
             "lora_tco.engine": self.engine,
@@ -327,9 +420,10 @@ class Results:
             "lora_tco.models": json.dumps(list(self.model_names)),
             "lora_tco.model_labels": json.dumps(list(self.model_labels)),
             "lora_tco.config": json.dumps(self.config, sort_keys=True, default=str),
+            "lora_tco.config_sha256": config_digest(self.config),
             "lora_tco.accounting_basis": self.accounting_basis,
             "lora_tco.accounting_basis_meaning": ACCOUNTING_BASES[self.accounting_basis],
-            "lora_tco.warnings": json.dumps(self.capacity_warnings()),
+            "lora_tco.warnings": json.dumps(self.warnings()),
         }
 
     def save(self, directory: str | os.PathLike) -> list[Path]:
@@ -347,6 +441,123 @@ class Results:
             atomic_write(directory / "replications.parquet", lambda p: write_parquet(self.per_replication, p, meta)),
         ]
         return written
+
+
+class SimulationError(ConfigError):
+    """Results that cannot be used, with a one-line message naming the operating model,
+    what is wrong and the input that likely caused it.
+
+    A :class:`~models.errors.ConfigError` (bad input, found by simulating it), so
+    whatever reports bad input in one line reports this too. ``field`` and ``value``
+    name the likely input ("" and None when there is none).
+    """
+
+    def __init__(self, message: str, field: str = "", value: Any = None):
+        self.field = field
+        self.value = value
+        self.allowed = message
+        ValueError.__init__(self, self.message())
+
+    def message(self) -> str:
+        """The one-line message (it names the input itself, so no ``field = value:`` prefix)."""
+        return " ".join(self.allowed.split())
+
+
+def check_truncation(results: Results, allow: bool | None = None) -> str | None:
+    """Refuse a run in which too many replications stopped at the event cap.
+
+    Parameters
+    ----------
+    results : Results
+    allow : bool, optional
+        Keep the run anyway; default the run's ``engine.allow_truncated`` (false).
+
+    Returns
+    -------
+    str or None
+        None when no operating model has more than :data:`TRUNCATION_LIMIT` of its
+        replications truncated (or ``allow``); otherwise the one-line refusal,
+        starting ``lora-tco:``, naming the worst model, the count and share, the cap
+        and what to do. The command line writes the run's files with their warnings,
+        prints this line and exits 3 without marking the run done.
+    """
+    engine = (results.config or {}).get("engine") or {}
+    if allow is None:
+        allow = bool(engine.get("allow_truncated", False))
+    n = results.metrics_array.shape[1]
+    if allow or results.truncated_share() <= TRUNCATION_LIMIT:
+        return None
+    counts = results.flagged("truncated")
+    worst = int(np.argmax(counts))
+    others = int(np.count_nonzero(counts / n > TRUNCATION_LIMIT)) - 1
+    who = results.model_labels[worst] + (f" (and {others} other operating model{'s' if others > 1 else ''})" if others else "")
+    where = _event_cap(results.config)
+    truncated = results.metrics_array[worst, :, METRICS.index("truncated")] > 0
+    queues = [
+        f"the {queue} was unstable in {_percent(share)} of them"
+        for metric, (queue, _servers) in UNSTABLE_QUEUES.items()
+        if (share := float((results.metrics_array[worst, truncated, METRICS.index(metric)] > 0).mean())) > 0
+    ]
+    why = "".join(f"; {q}" for q in queues)
+    return (
+        f"lora-tco: {_percent(counts[worst] / n)} of replications ({int(counts[worst]):,} of {n:,}) of {who} stopped at the "
+        f"event cap ({where}{why}), more than the {TRUNCATION_LIMIT:.0%} allowed; the results are not a "
+        f"{results.horizon_years}-year TCO. Raise engine.max_events_per_replication, fix the input that makes events "
+        "explode, or set engine.allow_truncated=true to keep them"
+    )
+
+
+def check_finite(results: Results, likely: Callable[[int, int], tuple[str, float]] | None = None) -> None:
+    """Refuse results with a cost or metric that is not a finite number.
+
+    Parameters
+    ----------
+    results : Results
+    likely : callable, optional
+        ``likely(model, row) -> (field, value)``: the input most likely to blame for
+        that model and replication row, named in the message.
+
+    Raises
+    ------
+    SimulationError
+        One line naming the operating model, the first ledger category (with its
+        year and replication) or metric that is not finite, and the likely input.
+    """
+    found = results.first_non_finite()
+    if found is None:
+        return
+    m, row, name, year = found
+    replication = int(results.replications[row])
+    if year is None:
+        value = results.metrics_array[m, row, METRICS.index(name)]
+        where = f"metric {name} = {value} in replication {replication}"
+    else:
+        value = results.costs[m, row, year, CATEGORIES.index(name)]
+        where = f"ledger category {name} = {value} in year {year + 1} of replication {replication}"
+    message = f"the simulated results of {results.model_labels[m]} are not finite numbers: {where}"
+    field, cause = "", None
+    if likely is not None:
+        field, cause = likely(m, row)
+        message += f"; the likely cause is that replication's largest input, {field} = {cause:g}: use a realistic value"
+    raise SimulationError(message, field, cause)
+
+
+def _event_cap(config: Mapping | None) -> str:
+    """``engine.max_events_per_replication = 5,000,000``, the run's event cap."""
+    cap = ((config or {}).get("engine") or {}).get("max_events_per_replication")
+    return "engine.max_events_per_replication" + (f" = {cap:,}" if isinstance(cap, int) else "")
+
+
+def _percent(share: float) -> str:
+    """A share as a percentage with one decimal, never rounded to 0 % or 100 % when it is neither."""
+    if 0 < share < 0.0005:
+        return "<0.1%"
+    return ">99.9%" if 0.9995 <= share < 1 else f"{share:.1%}"
+
+
+def _of(count: int, total: int) -> str:
+    """``12 of 1,000 replications (1.2%)``."""
+    return f"{count:,} of {total:,} replications ({_percent(count / total)})"
 
 
 def cvar(values: np.ndarray, level: float = 0.95, axis: int = -1) -> np.ndarray:
@@ -376,6 +587,13 @@ def _share_cheapest(totals: np.ndarray) -> np.ndarray:
     return (is_min / is_min.sum(axis=0, keepdims=True)).mean(axis=1)
 
 
+def config_digest(plain: Mapping[str, Any]) -> str:
+    """SHA-256 of the config that determines the numbers (``output`` excluded): the same
+    digest for a run's plain config, its results' metadata and its done marker."""
+    relevant = {k: v for k, v in plain.items() if k != "output"}
+    return hashlib.sha256(json.dumps(relevant, sort_keys=True, default=str).encode()).hexdigest()
+
+
 def write_parquet(frame: pd.DataFrame, path: Path, metadata: Mapping[str, str]) -> None:
     table = pa.Table.from_pandas(frame, preserve_index=False)
     merged = {**(table.schema.metadata or {}), **{k.encode(): v.encode() for k, v in metadata.items()}}
@@ -388,14 +606,38 @@ def _umask() -> int:
     return mask
 
 
+def _os_reason(exc: OSError) -> tuple[int | None, str]:
+    """The errno and the system's words for it; a library that wraps the error in its own
+    text (pyarrow: "Error writing bytes to file. Detail: [errno 27] ...") keeps the errno only there."""
+    number = exc.errno
+    if number is None:
+        found = re.search(r"\[errno (\d+)\]", str(exc), flags=re.IGNORECASE)
+        number = int(found.group(1)) if found else None
+    if number is not None:
+        return number, os.strerror(number)
+    return None, exc.strerror or " ".join(str(exc).split())
+
+
 def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
-    """Write through a temporary file in the same folder, then rename over ``path``."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    """Write through a temporary file in the same folder, then rename over ``path``.
+
+    A failure leaves no temporary file, and an ``OSError`` names ``path`` (not the
+    temporary name): a full disk or a folder without write permission is told as
+    the file the user asked for.
+    """
+    interrupt.check()  # a checkpoint between files: a signal lost on its way stops the run here
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError as exc:
+        raise OSError(*_os_reason(exc), str(path)) from exc
     os.close(fd)
     try:
         write(Path(tmp))
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; results are meant to be shared
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise OSError(*_os_reason(exc), str(path)) from exc
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -116,7 +116,12 @@ def test_progress_is_a_bar_on_a_terminal_and_lines_elsewhere():
         with Progress(1000, stream=stream) as report:
             assert not report.maybe_start(10, min_elapsed=0.5)  # too early to tell
             report.start(10)
-            report.update(500)
+            report.update(1000)
     assert "rep" in terminal.getvalue() and "\r" in terminal.getvalue()  # tqdm redraws one line
     assert log.getvalue().splitlines()[0].startswith("lora-tco: 10 / 1,000 replications (1%)")
-    assert log.getvalue().splitlines()[-1].startswith("lora-tco: 500 / 1,000 replications in ")
+    assert log.getvalue().splitlines()[-1].startswith("lora-tco: 1,000 / 1,000 replications in ")
+    stopped = io.StringIO()
+    with Progress(1000, stream=stopped) as report:  # stopped early: no line claims it finished
+        report.start(10)
+        report.update(500)
+    assert len(stopped.getvalue().splitlines()) == 1 and " replications in " not in stopped.getvalue()

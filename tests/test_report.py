@@ -3,6 +3,7 @@ launchers, lora-tco-report, failed and missing jobs, re-runs that skip finished 
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -125,12 +126,14 @@ def test_report_matches_the_in_process_study(basic_sweep, tmp_path):
 
 
 def test_a_failed_job_is_named_and_the_rest_reported(tmp_path):
-    done = lora_tco("-m", *SMALL, "output.charts=false", "scenario.adapters=1,0,3", f"hydra.sweep.dir={tmp_path}")
-    assert done.returncode != 0  # Hydra reports the failed job, after running the others
-    assert "scenario.adapters = 0: must be an integer" in done.stderr + done.stdout
+    # Bad input is refused before any job starts, so this job fails as it runs: its summary.csv cannot be written.
+    (tmp_path / "1" / "summary.csv").mkdir(parents=True)
+    done = lora_tco("-m", *SMALL, "output.charts=false", "scenario.adapters=1,2,3", f"hydra.sweep.dir={tmp_path}")
+    assert done.returncode != 0  # the failed job is reported after the others ran
+    assert "summary.csv" in done.stderr, done.stderr
     result = report(str(tmp_path))
     assert result.returncode == 1
-    assert "scenario.adapters = 0" in result.stderr and "[failed]" in result.stderr
+    assert "job 1 (scenario.adapters=2) [failed]:" in result.stderr and "summary.csv" in result.stderr, result.stderr
     status = pd.read_csv(tmp_path / "report" / "jobs.csv")
     assert sorted(status["state"]) == ["done", "done", "failed"]
     sweep = pd.read_parquet(tmp_path / "report" / "sweep.parquet")
@@ -170,6 +173,34 @@ def test_a_finished_job_is_rerun_when_its_config_or_files_change(tmp_path):
     assert not jobs.finished(tmp_path, {**plain, "seed": 5})
     (tmp_path / "ledger.parquet").unlink()
     assert not jobs.finished(tmp_path, plain)
+
+
+def test_a_marker_vouches_for_the_files_and_the_config_beside_them(tmp_path):
+    from sim import jobs
+    from sim.config import load_config, validate
+
+    plain = validate(load_config(SMALL))
+    (tmp_path / ".hydra").mkdir()
+    OmegaConf.save(OmegaConf.create(plain), tmp_path / ".hydra" / "config.yaml")
+    (tmp_path / ".hydra" / "overrides.yaml").write_text("[]\n")
+    (tmp_path / "summary.csv").write_text("a,b\n1,2\n")
+    claim = jobs.claim(tmp_path, plain, multirun=True)
+    assert claim.state == "run" and (tmp_path / jobs.LOCK).read_text().strip() == str(os.getpid())
+    claim.done(plain, [tmp_path / "summary.csv"])
+    assert jobs.verify(tmp_path) == ("done", "")
+    assert set(jobs.record(tmp_path)["files"]) == {"summary.csv", ".hydra/config.yaml", ".hydra/overrides.yaml"}
+    assert jobs.claim(tmp_path, plain, multirun=True).skip  # a sweep skips it; a single run would not
+
+    OmegaConf.save(OmegaConf.create({**plain, "seed": 5}), tmp_path / ".hydra" / "config.yaml")  # a re-run rewrote .hydra/
+    seeds = f"seed {plain['seed']} in the files, seed 5 in .hydra/config.yaml"
+    assert jobs.verify(tmp_path) == ("incomplete", f"results are from another run ({seeds})")
+    OmegaConf.save(OmegaConf.create(plain), tmp_path / ".hydra" / "config.yaml")
+    assert jobs.verify(tmp_path) == ("done", "")
+    with (tmp_path / "summary.csv").open("a") as f:
+        f.write("3,4\n")
+    assert jobs.verify(tmp_path) == ("incomplete", "its files changed after it finished (summary.csv)")
+    assert jobs.claim(tmp_path, plain, multirun=True).state == "run"  # and its old marker is gone
+    assert not (tmp_path / jobs.DONE).exists()
 
 
 def test_report_of_a_folder_without_jobs_is_one_line(tmp_path):

@@ -120,9 +120,8 @@ def test_a_duplicate_shard_is_a_one_line_error_naming_it(runs, tmp_path) -> None
 
 
 def test_shards_of_different_runs_do_not_merge(runs, tmp_path) -> None:
+    # the same shard of a run with another seed, saved from Python (no .hydra/, no done marker)
     other = tmp_path / "other"
-    shutil.copytree(runs["shard1"], other)
-    # the same shard of a run with another seed
     simulate(load_config([*SMALL, "shard=1/3", "seed=1"])).save(other)
     with pytest.raises(MergeError, match=r"seed = 1 but .* has 20261129"):
         merge_results([*_shards(runs, 0, 2), other])
@@ -161,3 +160,28 @@ def test_a_multirun_directory_stands_for_its_job_folders(runs, tmp_path) -> None
         (sweep / str(i)).symlink_to(runs[f"shard{i}"], target_is_directory=True)
     merged = merge_results([sweep])
     assert np.array_equal(merged.costs, Results.from_saved(runs["whole"]).costs)
+
+
+def test_a_file_from_another_run_in_a_shard_folder_is_named(runs, tmp_path) -> None:
+    """Every parquet file's metadata is checked, not only the ledger's."""
+    mixed = tmp_path / "mixed"
+    simulate(load_config([*SMALL, "shard=1/3", "seed=1"])).save(tmp_path / "seed1")
+    shutil.copytree(runs["shard1"], mixed)
+    shutil.copy2(tmp_path / "seed1" / "metrics.parquet", mixed / "metrics.parquet")
+    with pytest.raises(MergeError, match=r"mixed/metrics\.parquet: seed = 1 but .*mixed/ledger\.parquet has 20261129"):
+        merge_results([*_shards(runs, 0, 2), mixed])
+
+
+def test_a_cli_shard_folder_must_prove_it_finished(runs, tmp_path) -> None:
+    """A folder the CLI wrote is trusted only while its done marker's file digests match."""
+    changed = tmp_path / "changed"
+    shutil.copytree(runs["shard1"], changed)
+    with (changed / "summary.csv").open("a") as f:
+        f.write(" ")
+    with pytest.raises(MergeError, match=r"changed: not a finished lora-tco run \(its files changed after it finished \(summary\.csv\)\)"):
+        merge_results([*_shards(runs, 0, 2), changed])
+    unfinished = tmp_path / "unfinished"
+    shutil.copytree(runs["shard1"], unfinished)
+    (unfinished / ".lora_tco_done.json").unlink()
+    with pytest.raises(MergeError, match=r"unfinished: not a finished lora-tco run \(no completion record"):
+        merge_results([*_shards(runs, 0, 2), unfinished])

@@ -359,7 +359,13 @@ def run_folder_lock(command: CommandLine) -> FolderLock:
             raise ConfigError(target.key, target.shown, _busy(pid))
         if not target.multirun and command.plain is not None:
             _refuse_another_finished_run(target, command.plain)
-    lock = lock_folder(target.path, target.key, target.shown)
+    if target.path.exists() and not target.path.is_dir():
+        raise ConfigError(target.key, target.shown, "is a file, not a folder: give a folder for the results")
+    try:
+        lock = lock_folder(target.path, target.key, target.shown)
+    except OSError as exc:  # under a file, or a place this user cannot create folders in
+        reason = f"{exc.filename}: {exc.strerror}" if exc.filename else " ".join(str(exc).split())
+        raise ConfigError(target.key, target.shown, f"cannot be created ({reason}): give a folder you can write to") from None
     if not target.multirun and command.plain is not None:
         try:  # again, now that no other run can finish in this folder meanwhile
             _refuse_another_finished_run(target, command.plain)

@@ -228,3 +228,16 @@ def test_the_chart_child_is_stopped_by_its_parent() -> None:
     assert time.monotonic() - tic < 6.0
     with pytest.raises(ProcessLookupError):  # reaped: no zombie, no orphan
         os.kill(pid, 0)
+
+
+@pytest.mark.parametrize(
+    ("where", "told"),
+    [("a-file", "is a file, not a folder"), ("a-file/run", "cannot be created"), ("/proc/no-such/run", "cannot be created")],
+)
+def test_a_run_folder_that_cannot_be_a_folder_is_one_line_naming_it(tmp_path: Path, where: str, told: str) -> None:
+    (tmp_path / "a-file").write_text("not a folder")
+    folder = where if where.startswith("/") else str(tmp_path / where)
+    command = [sys.executable, "-m", "sim", "replications=20", "horizon_years=1", f"hydra.run.dir={folder}"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT_S, check=False, cwd=tmp_path)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert len(_lines(done.stderr)) == 1 and done.stderr.startswith(f"lora-tco: error: hydra.run.dir = {folder}: {told}")

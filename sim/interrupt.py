@@ -32,9 +32,14 @@ class Interrupted(BaseException):
     """The run was stopped by a signal; :attr:`exit_code` is ``128 + signal``."""
 
     def __init__(self, signum: int, outcome: str = "") -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
+        # args are the constructor's own: a library that re-raises a copy of an exception
+        # (SimPy does, from inside its processes) must get an equal one back.
+        super().__init__(signum, outcome)
+        self.signum = int(signum)
         self.outcome = outcome  # what was done about the folder, in words
+
+    def __str__(self) -> str:
+        return signal.Signals(self.signum).name
 
     @property
     def exit_code(self) -> int:

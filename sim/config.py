@@ -394,8 +394,9 @@ class CommandLine:
     multirun: bool = False
 
 
-_CONFIG_DIR_FLAGS = ("--config-dir", "-cd")
-_MULTIRUN_FLAGS = ("--multirun", "-m")
+# Hydra's own flags that change what a command line does: read here and by sim.jobs (one table).
+CONFIG_DIR_FLAGS = ("--config-dir", "-cd")
+MULTIRUN_FLAGS = ("--multirun", "-m")
 
 
 def _overrides_to_check(args: list[str]) -> tuple[list[str] | None, bool]:
@@ -412,14 +413,14 @@ def _overrides_to_check(args: list[str]) -> tuple[list[str] | None, bool]:
     while i < len(args):
         arg = args[i]
         flag, sep, given = arg.partition("=")
-        if flag in _CONFIG_DIR_FLAGS and (sep or i + 1 < len(args)):
+        if flag in CONFIG_DIR_FLAGS and (sep or i + 1 < len(args)):
             folder = given if sep else args[i + 1]
             if not Path(folder).expanduser().is_dir():
                 raise ConfigError(flag, folder, "not a folder")
             searchpath = f"hydra.searchpath=[file://{Path(folder).expanduser().resolve()}]"  # the last one wins, as in argparse
             i += 1 if sep else 2
             continue
-        if arg in _MULTIRUN_FLAGS:
+        if arg in MULTIRUN_FLAGS:
             multirun = True
         elif arg.startswith("-"):
             handed_over = True

@@ -36,7 +36,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from models.errors import ConfigError
 from models.schema import register_configs
-from sim.config import CONFIG_DIR, CommandLine
+from sim.config import CONFIG_DIR, CONFIG_DIR_FLAGS, MULTIRUN_FLAGS, CommandLine
 from sim.results import atomic_write, config_digest
 
 try:
@@ -192,8 +192,6 @@ def lock_folder(folder: str | os.PathLike, key: str = "folder", shown: Any = Non
 
 # -- which folder a command line will write -----------------------------------------
 
-_CONFIG_DIR_FLAGS = ("--config-dir", "-cd")
-_MULTIRUN_FLAGS = ("-m", "--multirun")
 _INTERPOLATION = re.compile(r"\$\{([^${}]+)\}")
 _RUNTIME = ("hydra.job.", "hydra.runtime.", "hydra:")  # filled in by Hydra when the job starts
 
@@ -261,9 +259,9 @@ def run_folder(command: CommandLine) -> RunFolder | None:
     i = 0
     while i < len(args):
         arg = args[i]
-        if arg in _MULTIRUN_FLAGS:
+        if arg in MULTIRUN_FLAGS:
             multirun = True
-        elif arg in _CONFIG_DIR_FLAGS and i + 1 < len(args):
+        elif arg in CONFIG_DIR_FLAGS and i + 1 < len(args):
             overrides.append(f"hydra.searchpath=[file://{Path(args[i + 1]).resolve()}]")
             i += 1
         elif arg.startswith("--config-dir="):

@@ -33,11 +33,11 @@ from numba import prange
 
 from models.compile import compile_config
 from sim import load_config
-from sim.config import to_plain
-from sim.jit import cached_njit
-from sim.kernel import N_STREAMS, run_kernel
-from sim.replication import Replication
-from sim.rng import EXPONENTIAL, LOGNORMAL, UNIFORM, Stream, event_ppf_shaped, key_prefixes, lognormal_shape, prefixed_uniform
+from sim.core.jit import cached_njit
+from sim.core.rng import EXPONENTIAL, LOGNORMAL, UNIFORM, Stream, event_ppf_shaped, key_prefixes, lognormal_shape, prefixed_uniform
+from sim.engines.fast.kernel import N_STREAMS, run_kernel
+from sim.engines.reference.replication import Replication
+from sim.run.config import to_plain
 
 
 def plain(*overrides: str) -> dict:

@@ -1,5 +1,5 @@
 """The article's decision table against the simulator (the computation lives in
-:mod:`sim.decision_table`; ``lora-tco experiment=article_decision_table`` runs the same).
+:mod:`sim.analysis.article_decision_table`; ``lora-tco experiment=article_decision_table`` runs the same).
 
     python experiments/article_decision_table.py                              # 2,000 replications x 5 years
     python experiments/article_decision_table.py --replications 300 --horizon-years 3 --output out/
@@ -15,8 +15,8 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from sim import studies
-from sim.decision_table import FLIP_REPLICATIONS, decision_table, format_table
+from sim.analysis.article_decision_table import FLIP_REPLICATIONS, decision_table, format_table
+from sim.apps import studies
 
 EXPERIMENT = "experiment=article_decision_table"
 

@@ -1,5 +1,5 @@
 """The article's "relative annual TCO index" table, reproduced with the simulator
-(the computation lives in :mod:`sim.article`).
+(the computation lives in :mod:`sim.analysis.article_table`).
 
     python experiments/article_table.py                                  # config defaults (10,000 x 5 years)
     python experiments/article_table.py --replications 2000 --horizon-years 3 --output table.csv
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from models.errors import ConfigError
-from sim.article import DEFAULT_MODELS, article_table, explain, format_table, write_csv_atomic
+from sim.analysis.article_table import DEFAULT_MODELS, article_table, explain, format_table, write_csv_atomic
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import sys
 
-from sim import studies
 from sim.analysis import break_even, sweep
+from sim.apps import studies
 
 
 def main(argv: list[str] | None = None) -> int:

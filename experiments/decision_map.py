@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import sys
 
-from sim import studies
 from sim.analysis import decision_map
+from sim.apps import studies
 
 
 def main(argv: list[str] | None = None) -> int:

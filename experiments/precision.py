@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import sys
 
-from sim import studies
 from sim.analysis import run_to_precision, summary_statistics
+from sim.apps import studies
 
 
 def main(argv: list[str] | None = None) -> int:

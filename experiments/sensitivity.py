@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import sys
 
-from sim import studies
 from sim.analysis import sobol_indices, tornado
+from sim.apps import studies
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -29,7 +29,7 @@ import numpy as np
 from models.distributions import InputDistribution, parse_uncertain
 from models.inputs import key_hint, sample_uniforms
 from models.schema import CHEAPEST_GPU_CLASS, GPU_CLASSES, EventDist, OperatingModelConfig, ScenarioConfig, SeverityMix
-from sim.rng import FAMILY_CODES
+from sim.core.rng import FAMILY_CODES
 
 CODE_MAPS = {
     "arrivals": {"poisson": 0, "deterministic": 1},

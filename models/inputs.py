@@ -35,7 +35,7 @@ import numpy as np
 from scipy import linalg, sparse, stats
 from scipy.sparse.csgraph import connected_components
 
-from sim.rng import Stream, keyed_uniforms, stable_id
+from sim.core.rng import Stream, keyed_uniforms, stable_id
 
 SAMPLING = ("independent", "lhs")
 
@@ -45,7 +45,7 @@ LHS_STRATUM = 1
 LHS_JITTER = 2
 
 _BELOW_ONE = np.nextafter(1.0, 0.0)  # (k + jitter) / R can round up to exactly 1
-_SMALLEST_KEYED = 0.5 * 2.0**-53  # sim.rng.keyed_uniform: (top 53 bits + 0.5) * 2**-53
+_SMALLEST_KEYED = 0.5 * 2.0**-53  # sim.core.rng.keyed_uniform: (top 53 bits + 0.5) * 2**-53
 
 
 def uniform_extremes(replications: int) -> tuple[float, float]:

@@ -202,7 +202,7 @@ class EngineConfig:
     name: str = "numba"  # numba (fast, default) | simpy (reference, traceable)
     max_events_per_replication: int = 5_000_000  # safety stop, flagged, never hangs; at most 5e7: a memory ceiling (docs/model.md §10)
     threads: int = 0  # numba threads; 0 = all cores (results do not depend on it)
-    allow_truncated: bool = False  # keep a run in which more than sim.results.TRUNCATION_LIMIT of replications hit the event cap
+    allow_truncated: bool = False  # keep a run in which more than sim.run.results.TRUNCATION_LIMIT of replications hit the event cap
 
 
 @dataclass

@@ -30,8 +30,8 @@ from models.distributions import InputDistribution, Lognormal, parse_uncertain
 from models.errors import ConfigError
 from models.inputs import SAMPLING, key_hint, rank_correlation_groups, score_correlation, uniform_extremes
 from models.schema import CHEAPEST_GPU_CLASS, GPU_CLASSES, Config, EventDist, OperatingModelConfig, ScenarioConfig, SeverityMix
-from sim.ledger import HOURS_PER_YEAR
-from sim.rng import FAMILY_CODES
+from sim.core.ledger import HOURS_PER_YEAR
+from sim.core.rng import FAMILY_CODES
 
 INF = math.inf
 MAX_PROB = 0.95  # failure-type probabilities: a refresh must be able to succeed
@@ -185,7 +185,7 @@ MODEL_RANGES = {
 # lognormal, is allowed).
 STRICTLY_POSITIVE = {"serving.tokens_per_gpu_hour_m", *(f"serving_gpu_relative_throughput.{c}" for c in GPU_CLASSES)}
 TOP_RANGES = {"replications": (1, 100_000_000), "horizon_years": (1, 100_000), "seed": (0, 2**63 - 1)}
-# The event cap bounds a runaway replication's memory (sim.runner.ENGINE_BYTES_PER_EVENT
+# The event cap bounds a runaway replication's memory (sim.run.runner.ENGINE_BYTES_PER_EVENT
 # per engine thread, docs/model.md §10) and keeps the kernel's live processes below its
 # 2**26 process ids; a 5-year run of 100,000 adapters needs about 10^7 events.
 ENGINE_RANGES = {"max_events_per_replication": (1000, 50_000_000), "threads": (0, 4096)}
@@ -623,7 +623,7 @@ def _drawn_range(tree: Mapping, dotted: str, extremes: tuple[float, float]) -> t
     return float(low), float(high)
 
 
-MONTHS_PER_YEAR = 12.0  # sim.ledger.tokens_per_adapter_year_m: monthly volume x 12 x (1 + growth)^year
+MONTHS_PER_YEAR = 12.0  # sim.core.ledger.tokens_per_adapter_year_m: monthly volume x 12 x (1 + growth)^year
 
 
 def _check_traffic(cfg: Mapping, extremes: tuple[float, float]) -> None:
@@ -657,7 +657,7 @@ def _check_traffic(cfg: Mapping, extremes: tuple[float, float]) -> None:
         slowest = min(classes, key=lambda c: _drawn_range(scenario, f"serving_gpu_relative_throughput.{c}", extremes)[0])
         relative = _drawn_range(scenario, f"serving_gpu_relative_throughput.{slowest}", extremes)[0]
         throughput = _drawn_range(model, "serving.tokens_per_gpu_hour_m", extremes)[0]
-        # replicas = adapters x yearly tokens / (throughput x relative x hours x utilization), as sim.capacity.serving_gpu_hours
+        # replicas = adapters x yearly tokens / (throughput x relative x hours x utilization), as sim.engines.capacity.serving_gpu_hours
         log_replicas = (
             math.log10(on_one * MONTHS_PER_YEAR)
             + log_traffic

@@ -37,9 +37,10 @@ import numpy as np
 import pandas as pd
 from IPython.display import display
 
-from sim import analysis, load_config, plots, simulate
-from sim.labels import money
-from sim.plots import show
+from sim import analysis, load_config, simulate
+from sim.core.labels import money
+from sim.outputs import charts as plots
+from sim.outputs.charts import show
 
 # Small runs for the test suite (LORA_TCO_NOTEBOOK_SMALL=1), realistic ones otherwise.
 SMALL = os.environ.get("LORA_TCO_NOTEBOOK_SMALL") == "1"
@@ -265,7 +266,7 @@ show(fig)
 # %% [markdown]
 # ## 5. The charts
 #
-# `sim.plots` draws deck-ready charts whose titles state the takeaway in numbers computed from the
+# `sim.outputs.charts` draws deck-ready charts whose titles state the takeaway in numbers computed from the
 # run: the distribution of TCO per model, what it is made of, and how it spreads over the years.
 
 # %%

@@ -38,8 +38,9 @@ import numpy as np
 import pandas as pd
 from IPython.display import display
 
-from sim import load_config, plots, simulate, trace
-from sim.plots import show
+from sim import load_config, simulate, trace
+from sim.outputs import charts as plots
+from sim.outputs.charts import show
 
 # Small runs for the test suite (LORA_TCO_NOTEBOOK_SMALL=1), realistic ones otherwise.
 SMALL = os.environ.get("LORA_TCO_NOTEBOOK_SMALL") == "1"

@@ -34,9 +34,10 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import display
 
-from sim import analysis, load_config, plots
-from sim.labels import number
-from sim.plots import show
+from sim import analysis, load_config
+from sim.core.labels import number
+from sim.outputs import charts as plots
+from sim.outputs.charts import show
 
 # Small runs for the test suite (LORA_TCO_NOTEBOOK_SMALL=1), realistic ones otherwise.
 SMALL = os.environ.get("LORA_TCO_NOTEBOOK_SMALL") == "1"

@@ -46,10 +46,11 @@ from IPython.display import display
 from omegaconf import OmegaConf
 
 from models.distributions import to_compact
-from sim import analysis, load_config, plots, simulate
-from sim.config import CONFIG_DIR
-from sim.labels import money, number
-from sim.plots import show
+from sim import analysis, load_config, simulate
+from sim.core.labels import money, number
+from sim.outputs import charts as plots
+from sim.outputs.charts import show
+from sim.run.config import CONFIG_DIR
 
 # Small runs for the test suite (LORA_TCO_NOTEBOOK_SMALL=1), realistic ones otherwise.
 SMALL = os.environ.get("LORA_TCO_NOTEBOOK_SMALL") == "1"

@@ -38,10 +38,11 @@ import pandas as pd
 from IPython.display import display
 from scipy import stats
 
-from sim import analysis, load_config, plots, simulate
-from sim.labels import money, number
-from sim.plots import show
-from sim.runner import compile_run
+from sim import analysis, load_config, simulate
+from sim.core.labels import money, number
+from sim.outputs import charts as plots
+from sim.outputs.charts import show
+from sim.run.runner import compile_run
 
 # Small runs for the test suite (LORA_TCO_NOTEBOOK_SMALL=1), realistic ones otherwise.
 SMALL = os.environ.get("LORA_TCO_NOTEBOOK_SMALL") == "1"

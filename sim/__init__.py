@@ -4,7 +4,7 @@
 >>> results = simulate(load_config(["replications=200"]))
 >>> results.summary()
 
-The public names are imported on first use, so ``import sim.rng`` (which the
+The public names are imported on first use, so ``import sim.core.rng`` (which the
 ``models`` package needs) does not pull in the whole engine.
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-_PUBLIC = {"load_config": "sim.config", "simulate": "sim.runner", "trace": "sim.runner", "Results": "sim.results"}
+_PUBLIC = {"load_config": "sim.run.config", "simulate": "sim.run.runner", "trace": "sim.run.runner", "Results": "sim.run.results"}
 __all__ = sorted(_PUBLIC)
 
 

@@ -32,7 +32,7 @@ from sim.analysis import (
     tornado,
     uncertain_inputs,
 )
-from sim.results import Results
+from sim.run.results import Results
 from tests.scenarios import config, operating_model
 
 PLATFORM_FEE = 100_000.0  # USD per year, model "platform"

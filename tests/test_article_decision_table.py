@@ -1,4 +1,4 @@
-"""The article's decision table against the simulator: sim.decision_table, the study kind
+"""The article's decision table against the simulator: sim.analysis.article_decision_table, the study kind
 ``article_decision_table`` through the real CLI, and experiments/article_decision_table.py
 (not part of an installed package, so loaded from its file)."""
 
@@ -20,8 +20,8 @@ import pytest
 
 from models.errors import ConfigError
 from sim import load_config
-from sim.config import validate
-from sim.decision_table import MANAGED, NO_FLIP, ROWS, SELF, assign, preset_changes, side_config
+from sim.analysis.article_decision_table import MANAGED, NO_FLIP, ROWS, SELF, assign, preset_changes, side_config
+from sim.run.config import validate
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "experiments" / "article_decision_table.py"

@@ -1,4 +1,4 @@
-"""The article's relative annual TCO index, reproduced: sim.article and the script
+"""The article's relative annual TCO index, reproduced: sim.analysis.article_table and the script
 experiments/article_table.py (not part of an installed package, so loaded from its file)."""
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ def _load() -> ModuleType:
 
 @pytest.fixture(scope="module")
 def at() -> ModuleType:
-    import sim.article
+    import sim.analysis.article_table
 
-    return sim.article
+    return sim.analysis.article_table
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""sim.background: work in a forked child, its JSON result or its error back in the parent."""
+"""sim.apps.background: work in a forked child, its JSON result or its error back in the parent."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from sim.background import Background, BackgroundError, fork_available
+from sim.apps.background import Background, BackgroundError, fork_available
 
 needs_fork = pytest.mark.skipif(not fork_available(), reason="fork is used on Linux only")
 

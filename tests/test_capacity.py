@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from sim.cli import format_summary
-from sim.runner import simulate
+from sim.apps.cli import format_summary
+from sim.run.runner import simulate
 from tests.scenarios import ENGINES, config, fixed, operating_model
 
 RATE = 180_000.0  # loaded engineer cost, USD per year

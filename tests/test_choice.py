@@ -276,10 +276,11 @@ def test_a_sampled_structure_keeps_shards_and_chunks_bit_identical(sampling):
 
     import numba
 
-    from sim import load_config, runner
-    from sim.config import to_plain
-    from sim.kernel import run_kernel
-    from sim.results import Results
+    from sim import load_config
+    from sim.engines.fast.kernel import run_kernel
+    from sim.run import runner
+    from sim.run.config import to_plain
+    from sim.run.results import Results
 
     plain = to_plain(
         load_config(

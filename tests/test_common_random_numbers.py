@@ -10,7 +10,7 @@ import pytest
 
 from models.compile import MV, SV, compile_config
 from sim import load_config, simulate, trace
-from sim.config import to_plain
+from sim.run.config import to_plain
 
 WORLD_EVENTS = ("drift", "base_model_release")
 

@@ -29,8 +29,8 @@ from hydra.core.plugins import Plugins
 from models.errors import ConfigError, ConfigFileError
 from models.schema import EventDist, OperatingModelConfig, ScenarioConfig, SeverityMix
 from models.validate import MODEL_RANGES, SCENARIO_RANGES, Cap, validate_config
-from sim import config
-from sim.config import CONFIG_DIR, check_command_line, check_sweep, group_options, load_config, to_plain
+from sim.run import config
+from sim.run.config import CONFIG_DIR, check_command_line, check_sweep, group_options, load_config, to_plain
 
 SM = "operating_model.self_managed_lora"
 

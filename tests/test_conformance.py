@@ -17,11 +17,12 @@ import numpy as np
 import pytest
 
 from sim import load_config
-from sim.config import to_plain
-from sim.kernel import run_kernel
-from sim.ledger import CATEGORIES
-from sim.replication import METRICS, run_replication
-from sim.runner import compile_run
+from sim.core.ledger import CATEGORIES
+from sim.core.metrics import METRICS
+from sim.engines.fast.kernel import run_kernel
+from sim.engines.reference.replication import run_replication
+from sim.run.config import to_plain
+from sim.run.runner import compile_run
 from tests.scenarios import config, exponential, operating_model
 from tests.test_deterministic_ledger import MODELS as DETERMINISTIC_MODELS
 from tests.test_deterministic_ledger import SCENARIO as DETERMINISTIC_SCENARIO

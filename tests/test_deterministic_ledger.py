@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from sim import simulate, trace
-from sim.ledger import CAT, CATEGORIES
+from sim.core.ledger import CAT, CATEGORIES
 from tests.scenarios import ENGINES, config, fixed, operating_model
 
 RATE_ENGINEER = 100.0  # USD/h

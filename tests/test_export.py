@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 import sim
-from sim import export
-from sim.ledger import CATEGORIES, ECONOMIC_ONLY
-from sim.replication import METRICS
+from sim.core.ledger import CATEGORIES, ECONOMIC_ONLY
+from sim.core.metrics import METRICS
+from sim.outputs import export
 
 openpyxl = pytest.importorskip("openpyxl")
 pptx = pytest.importorskip("pptx")

@@ -17,8 +17,8 @@ from scipy import stats
 from models.compile import MV, SV, compile_config
 from models.inputs import iman_conover, independent_uniforms
 from sim import load_config, simulate
-from sim.config import to_plain, validate
-from sim.rng import Stream, keyed_uniforms, stable_id
+from sim.core.rng import Stream, keyed_uniforms, stable_id
+from sim.run.config import to_plain, validate
 from tests.scenarios import config, exponential, operating_model
 
 ON_DEMAND, RESERVED, SPOT = (f"scenario.gpu_{tier}_usd_per_hour" for tier in ("on_demand", "reserved", "spot"))

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.jobs import DONE
+from sim.apps.jobs import DONE
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="signals and /proc as on Linux")
 
@@ -219,7 +219,7 @@ def test_a_failed_sweep_job_is_one_line_and_the_sweep_fails(tmp_path: Path) -> N
 
 def test_the_chart_child_is_stopped_by_its_parent() -> None:
     """In process: Background.stop ends, at once, a child that would run for a minute."""
-    from sim.background import Background, fork_available
+    from sim.apps.background import Background, fork_available
 
     if not fork_available():
         pytest.skip("fork is used on Linux only")

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from sim import jit, kernel
+from sim.core import jit
+from sim.engines.fast import kernel
 
 HELPERS = """
-from sim.jit import cached_njit
+from sim.core.jit import cached_njit
 
 @cached_njit(inline="always")
 def inlined(x):
@@ -25,7 +26,7 @@ def called(x):
 """
 
 CALLER = """
-from sim.jit import cached_njit
+from sim.core.jit import cached_njit
 from pkg.helpers import called, inlined
 
 @cached_njit()

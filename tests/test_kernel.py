@@ -10,13 +10,13 @@ import numba
 import numpy as np
 import pytest
 
-import sim.kernel as kernel
-import sim.runner as runner
+import sim.engines.fast.kernel as kernel
+import sim.run.runner as runner
 from models.compile import compile_config
 from sim import load_config, simulate
-from sim.config import to_plain
-from sim.progress import Progress
-from sim.replication import METRICS
+from sim.core.metrics import METRICS
+from sim.run.config import to_plain
+from sim.run.progress import Progress
 
 
 @pytest.fixture(scope="module")

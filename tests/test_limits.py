@@ -23,11 +23,13 @@ import pytest
 
 from models.errors import ConfigError
 from models.validate import ENGINE_RANGES
-from sim import load_config, plots, runner
-from sim.config import to_plain, validate
-from sim.replication import METRICS
-from sim.results import TRUNCATION_LIMIT, SimulationError, check_finite, check_truncation
-from sim.runner import check_run_memory, estimate_run_memory, memory_estimate, simulate
+from sim import load_config
+from sim.core.metrics import METRICS
+from sim.outputs import charts as plots
+from sim.run import runner
+from sim.run.config import to_plain, validate
+from sim.run.results import TRUNCATION_LIMIT, SimulationError, check_finite, check_truncation
+from sim.run.runner import check_run_memory, estimate_run_memory, memory_estimate, simulate
 from tests.scenarios import config, exponential, operating_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -242,8 +244,8 @@ _MEASURE = textwrap.dedent(
     """
     import json, sys, tempfile
     from sim import load_config
-    from sim.config import to_plain
-    from sim.runner import memory_estimate, simulate
+    from sim.run.config import to_plain
+    from sim.run.runner import memory_estimate, simulate
 
     overrides, warm = json.loads(sys.argv[1]), json.loads(sys.argv[2])
     if warm:  # load the engine on a small stable run first: measure the replication's own state

@@ -13,8 +13,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim import analysis, load_config, plots, simulate, trace
-from sim.labels import short_model_label
+from sim import analysis, load_config, simulate, trace
+from sim.core.labels import short_model_label
+from sim.outputs import charts as plots
 
 SMALL = ["replications=150", "horizon_years=2"]
 EXPORTS = ["output.deck=true", "output.excel=true", "output.chart_formats=[png,svg,pdf]"]

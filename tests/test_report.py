@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from omegaconf import OmegaConf
 
-from sim.config import CONFIG_DIR
+from sim.run.config import CONFIG_DIR
 
 SMALL = ["replications=120", "horizon_years=1", "output.print_summary=false"]
 VOLUMES = "500,2000,5000"  # million tokens per adapter-month: self-managed vs managed fine-tuning cross near 3,400
@@ -24,7 +24,7 @@ def lora_tco(*args: str, timeout: int = 900) -> subprocess.CompletedProcess:
 
 
 def report(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "sim.report", *args], capture_output=True, text=True, timeout=600)
+    return subprocess.run([sys.executable, "-m", "sim.apps.report", *args], capture_output=True, text=True, timeout=600)
 
 
 @pytest.mark.parametrize("path", sorted((CONFIG_DIR / "experiment").glob("*.yaml")), ids=lambda p: p.stem)
@@ -162,8 +162,8 @@ def test_rerunning_a_sweep_skips_finished_jobs(basic_sweep, tmp_path):
 
 
 def test_a_finished_job_is_rerun_when_its_config_or_files_change(tmp_path):
-    from sim import jobs
-    from sim.config import load_config, validate
+    from sim.apps import jobs
+    from sim.run.config import load_config, validate
 
     plain = validate(load_config(SMALL))
     (tmp_path / "ledger.parquet").write_text("x")
@@ -176,8 +176,8 @@ def test_a_finished_job_is_rerun_when_its_config_or_files_change(tmp_path):
 
 
 def test_a_marker_vouches_for_the_files_and_the_config_beside_them(tmp_path):
-    from sim import jobs
-    from sim.config import load_config, validate
+    from sim.apps import jobs
+    from sim.run.config import load_config, validate
 
     plain = validate(load_config(SMALL))
     (tmp_path / ".hydra").mkdir()

@@ -14,7 +14,7 @@ from scipy import special, stats
 
 from models.distributions import check_samples, parse_uncertain
 from models.errors import ConfigError
-from sim.rng import (
+from sim.core.rng import (
     EXPONENTIAL,
     FIXED,
     LOGNORMAL,

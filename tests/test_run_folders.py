@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 import pytest
 from omegaconf import OmegaConf
 
-from sim import jobs
+from sim.apps import jobs
 
 SMALL = ("horizon_years=1", "output.charts=false", "output.print_summary=false")
 REPS = "replications=40"
@@ -130,10 +130,10 @@ def _rerun_sweep(root: Path, copies: Callable[[Path], None]) -> dict[str, Any]:
     proc.send_signal(signal.SIGINT)
     interrupted = _finish(proc)
     job0_seed = OmegaConf.load(sweep / "0" / ".hydra" / "config.yaml").seed
-    middle = _run("sim.report", sweep, "--no-charts")
+    middle = _run("sim.apps.report", sweep, "--no-charts")
     middle_jobs = pd.read_csv(sweep / "report" / "jobs.csv")
     final = _run("sim", *_sweep(sweep, 2, REPS))
-    end = _run("sim.report", sweep, "--no-charts")
+    end = _run("sim.apps.report", sweep, "--no-charts")
     return {
         "sweep": sweep,
         "interrupted": interrupted,
@@ -159,7 +159,7 @@ def _report_on_copy(finished: Path, root: Path, change: str) -> dict[str, Any]:
         with (sweep / "0" / "summary.csv").open("ab") as f:
             f.write(b"\n")
         shutil.copy2(sweep / "0" / "ledger.parquet", sweep / "1" / "ledger.parquet")
-    return {"sweep": sweep, "report": _run("sim.report", *args)}
+    return {"sweep": sweep, "report": _run("sim.apps.report", *args)}
 
 
 def _merge_checks(root: Path) -> dict[str, Any]:
@@ -177,9 +177,9 @@ def _merge_checks(root: Path) -> dict[str, Any]:
     a_file.write_text("not a folder\n")
     with ThreadPoolExecutor(max_workers=3) as pool:
         runs = {
-            "mixed": pool.submit(_run, "sim.merge", mixed, "--output", root / "out-mixed"),
-            "changed": pool.submit(_run, "sim.merge", changed, "--output", root / "out-changed"),
-            "output-file": pool.submit(_run, "sim.merge", shards / "0", "--output", a_file),
+            "mixed": pool.submit(_run, "sim.apps.merge", mixed, "--output", root / "out-mixed"),
+            "changed": pool.submit(_run, "sim.apps.merge", changed, "--output", root / "out-changed"),
+            "output-file": pool.submit(_run, "sim.apps.merge", shards / "0", "--output", a_file),
         }
         results = {name: f.result() for name, f in runs.items()}
     return {"root": root, **results}

@@ -16,8 +16,8 @@ import pytest
 
 from models.errors import ConfigError
 from sim import load_config, simulate
-from sim.merge import MergeError, merge_results
-from sim.results import SAVED_TABLES, Results
+from sim.apps.merge import MergeError, merge_results
+from sim.run.results import SAVED_TABLES, Results
 
 SMALL = ("replications=31", "horizon_years=2", "output.charts=false", "output.print_summary=false")
 N_SHARDS = 3

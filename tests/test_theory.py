@@ -23,7 +23,7 @@ from scipy import stats
 from scipy.linalg import expm
 
 from sim import simulate
-from sim.ledger import DAYS_PER_YEAR
+from sim.core.ledger import DAYS_PER_YEAR
 from tests.scenarios import config, exponential, gpu_queue_model, operating_model
 
 Z = 4.0  # standard errors

@@ -16,7 +16,7 @@ from omegaconf import OmegaConf
 from models.distributions import parse_uncertain
 from models.errors import ConfigError
 from sim import load_config
-from sim.config import to_plain
+from sim.run.config import to_plain
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 OPERATING_MODELS = sorted(p.stem for p in (CONFIG_DIR / "operating_model").glob("*.yaml"))

@@ -2,14 +2,14 @@
 
 A shard run writes ``ledger.parquet``, ``metrics.parquet`` and
 ``replications.parquet`` with the seed, horizon, models, config and shard in
-their metadata (:meth:`sim.results.Results.save`). Every random number is keyed
+their metadata (:meth:`sim.run.results.Results.save`). Every random number is keyed
 by replication index, so shards that belong to one run and cover every
 replication exactly once merge into exactly the arrays of the unsharded run.
 
 Each folder is trusted only when its files prove they are one run's: every parquet
 file's metadata agrees with the others' in the folder, and a folder the ``lora-tco``
 command wrote (it has ``.hydra/``) has a done marker whose file digests still match
-(:func:`sim.jobs.verify`). A folder saved from Python (``Results.save``: no
+(:func:`sim.apps.jobs.verify`). A folder saved from Python (``Results.save``: no
 ``.hydra/``, no marker) is taken on its metadata.
 
 Command line::
@@ -30,8 +30,8 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from models.validate import parse_shard
-from sim import jobs
-from sim.results import SAVED_TABLES, Results
+from sim.apps import jobs
+from sim.run.results import SAVED_TABLES, Results
 
 # Config keys that cannot change the numbers, so shards may differ in them.
 IGNORED_KEYS = ("shard", "output", "engine.threads")
@@ -269,7 +269,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(f"lora-tco-merge: error: {args.output}: {' '.join(str(exc).split())}", file=sys.stderr)
         sys.exit(2)
     if not args.quiet:
-        from sim.cli import format_summary
+        from sim.apps.cli import format_summary
 
         print(format_summary(merged))
         print(f"\nmerged {len(_expand(args.shards))} shards; wrote {', '.join(p.name for p in written)} to {args.output}")

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sim.ledger import CAT, DAYS_PER_MONTH
-from sim.resources import INCIDENT
-from sim.rng import Stream
+from sim.core.ledger import CAT, DAYS_PER_MONTH
+from sim.core.rng import Stream
+from sim.engines.reference.resources import INCIDENT
 
 if TYPE_CHECKING:
-    from sim.replication import Replication
+    from sim.engines.reference.replication import Replication
 
 TEAM = 0
 

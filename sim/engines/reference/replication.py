@@ -18,61 +18,19 @@ import simpy
 
 from models.compile import CompiledRun
 from models.schema import GPU_CLASSES
-from sim.adapter import Adapter
-from sim.capacity import platform_fte_counted, reserved_gpus_paid, reserved_pool_size, serving_year
-from sim.incidents import Deployment, check_sla_month, sla_credits
-from sim.ledger import CAT, DAYS_PER_MONTH, DAYS_PER_YEAR, HOURS_PER_YEAR, CostBook, month_of, tokens_per_adapter_year_m
-from sim.resources import EngineerPool, FifoPool, GpuPool
-from sim.rng import Stream, arrival_gap, keyed_event, keyed_uniform
+from sim.core.ledger import CAT, DAYS_PER_MONTH, DAYS_PER_YEAR, HOURS_PER_YEAR, CostBook, month_of, tokens_per_adapter_year_m
+from sim.core.metrics import METRICS
+from sim.core.rng import Stream, arrival_gap, keyed_event, keyed_uniform
+from sim.engines.capacity import platform_fte_counted, reserved_gpus_paid, reserved_pool_size, serving_year
+from sim.engines.reference.adapter import Adapter
+from sim.engines.reference.incidents import Deployment, check_sla_month, sla_credits
+from sim.engines.reference.resources import EngineerPool, FifoPool, GpuPool
 
 TEAM = 0
 SHARED = 1
 SPOT = 1
 DETERMINISTIC = 1
 
-METRICS = (
-    "drift_events",
-    "base_model_releases",
-    "refreshes_requested",
-    "refreshes_merged",
-    "refreshes_completed",
-    "training_runs",
-    "training_failures",
-    "spot_preemptions",
-    "evaluation_failures",
-    "review_rejections",
-    "rollbacks",
-    "forced_upgrades",
-    "incidents",
-    "sla_breaches",
-    "downtime_adapter_hours",
-    "stale_adapter_days",
-    "quality_deficit_days",
-    "gpu_hours_used",
-    "gpu_utilization",
-    "gpu_busy_mean",
-    "gpu_queue_mean",
-    "gpu_wait_mean_hours",
-    "reserved_gpus_paid",
-    "reserved_gpu_utilization",
-    "serving_gpu_hours",
-    "serving_utilization",
-    "platform_fte",
-    "engineer_hours_pipeline",
-    "engineer_hours_oncall",
-    "engineer_utilization",
-    "engineer_wait_mean_hours",
-    "engineer_preemptions",
-    "review_backlog_mean",
-    "review_wait_mean_days",
-    "reviewer_utilization",
-    "unstable_gpu",
-    "unstable_engineers",
-    "unstable_reviewers",
-    "in_flight_at_horizon",
-    "truncated",
-    "events",
-)
 TRACE_COLUMNS = ("time_days", "event", "entity", "value", "detail")
 
 
@@ -118,7 +76,7 @@ class Replication:
         self.sla_downtime = [0.0] * (12 * run.horizon_years)  # vendor outage hours per month
         self.sla_applies = model.serving.owner != TEAM and model.serving.sla_credit_fraction > 0.0
         self.vendor_inference_per_year = [self.vendor_serving_fee(y) for y in range(run.horizon_years)]
-        # per serving GPU class, in models.schema.GPU_CLASSES order (sim.capacity.serving_year)
+        # per serving GPU class, in models.schema.GPU_CLASSES order (sim.engines.capacity.serving_year)
         self.serving_prices = np.array([getattr(scenario.serving_gpu_usd_per_hour, c) for c in GPU_CLASSES])
         self.serving_relative = np.array([getattr(scenario.serving_gpu_relative_throughput, c) for c in GPU_CLASSES])
 
@@ -211,7 +169,7 @@ class Replication:
         return tokens_per_adapter_year_m(s.tokens_per_adapter_month_m, s.token_growth_per_year, year)
 
     def serving_year(self, year: int) -> tuple[float, float, float]:
-        """Cost, billed and busy GPU-hours of the team's serving fleet in ``year`` (sim.capacity)."""
+        """Cost, billed and busy GPU-hours of the team's serving fleet in ``year`` (sim.engines.capacity)."""
         serving = self.model.serving
         tokens = self.tokens_per_adapter_year_m(year)
         prices, relative = self.serving_prices, self.serving_relative

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from omegaconf import OmegaConf
 
-from sim.config import CONFIG_DIR
+from sim.core.packaged import CONFIG_DIR
 
 # The parameters planners sweep most, in the words of a budget meeting.
 PARAMETER_LABELS = {

@@ -43,9 +43,9 @@ from scipy import stats
 
 from sim import load_config, simulate
 from sim.analysis import set_parameter
-from sim.ledger import CATEGORIES
-from sim.replication import METRICS
-from sim.results import Results, atomic_write
+from sim.core.ledger import CATEGORIES
+from sim.core.metrics import METRICS
+from sim.run.results import Results, atomic_write
 
 PRIMARY_MODEL = "self_managed_lora"
 DEFAULT_MODELS = ("self_managed_lora", "managed_finetune", "managed_adapter_serving")
@@ -78,7 +78,7 @@ ARTICLE_ROWS = (
     ArticleRow(10, MONTHLY, 120, "120+", 22.0),
 )
 BASELINE = ARTICLE_ROWS[0]
-# Metrics reported per year beside the index (names from sim.replication.METRICS).
+# Metrics reported per year beside the index (names from sim.engines.reference.replication.METRICS).
 PER_YEAR_METRICS = (
     "training_runs",
     "refreshes_requested",

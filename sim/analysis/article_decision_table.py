@@ -42,12 +42,12 @@ from models.compile import MV, SV, compile_config
 from models.distributions import parse_uncertain, to_compact
 from models.schema import ScenarioConfig
 from sim.analysis import crossing_interval, set_parameter, sweep
-from sim.capacity import platform_fte_counted
-from sim.config import CONFIG_DIR, validate
-from sim.labels import money, short_model_label
-from sim.ledger import CATEGORIES, ECONOMIC_ONLY
-from sim.replication import METRICS
-from sim.results import Results
+from sim.core.labels import money, short_model_label
+from sim.core.ledger import CATEGORIES, ECONOMIC_ONLY
+from sim.core.metrics import METRICS
+from sim.engines.capacity import platform_fte_counted
+from sim.run.config import CONFIG_DIR, validate
+from sim.run.results import Results
 
 SELF, MANAGED = "self-managed LoRA", "a managed platform"
 SELF_FITS, MANAGED_FITS = "Self-managed LoRA fits", "Managed platform fits"
@@ -513,7 +513,7 @@ def decision_table(
     Parameters
     ----------
     base : mapping
-        A composed plain config (``sim.config.validate(load_config(...))``): its seed,
+        A composed plain config (``sim.run.config.validate(load_config(...))``): its seed,
         horizon, replications, engine and selected operating models are used, and its
         scenario is the one each row changes.
     flip_replications : int, optional
@@ -553,7 +553,7 @@ def decision_table(
         raise ValueError(f"flip_replications = {flip_reps}: need at least 2")
     base_name = str(base["scenario"].get("name", "default"))
 
-    from sim.runner import simulate
+    from sim.run.runner import simulate
 
     records = []
     for row in rows:

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from sim.interrupt import HANDLED_SIGNALS, raise_interrupted
+from sim.core.interrupt import HANDLED_SIGNALS, raise_interrupted
 
 
 def fork_available() -> bool:

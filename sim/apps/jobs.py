@@ -36,8 +36,8 @@ from omegaconf.errors import OmegaConfBaseException
 
 from models.errors import ConfigError
 from models.schema import register_configs
-from sim.config import CONFIG_DIR, CONFIG_DIR_FLAGS, MULTIRUN_FLAGS, CommandLine
-from sim.results import atomic_write, config_digest
+from sim.run.config import CONFIG_DIR, CONFIG_DIR_FLAGS, MULTIRUN_FLAGS, CommandLine
+from sim.run.results import atomic_write, config_digest
 
 try:
     import fcntl
@@ -410,7 +410,7 @@ def _name(folder: Path, file: str | os.PathLike) -> str:
 def mark_done(folder: str | os.PathLike, plain: Mapping[str, Any], files: Sequence[str | os.PathLike]) -> None:
     """Record a finished job; call it last, after every file in ``files`` is written.
 
-    The marker holds the config digest (:func:`sim.results.config_digest`), the seed, the
+    The marker holds the config digest (:func:`sim.run.results.config_digest`), the seed, the
     horizon and the SHA-256 and size of each file in ``files`` and of Hydra's
     ``.hydra/config.yaml`` and ``.hydra/overrides.yaml`` when present.
     """

@@ -1,13 +1,13 @@
 """Numba's on-disk cache, invalidated by every numba source file a kernel may inline.
 
 numba keys a cached function on its own source file only. The fast engine inlines
-code from ``sim/rng.py`` and ``sim/ledger.py`` into ``sim/kernel.py``, so with plain
+code from ``sim/core/rng.py`` and ``sim/core/ledger.py`` into ``sim/engines/fast/kernel.py``, so with plain
 ``@njit(cache=True)`` an edit to the random numbers or the ledger formulas (a
 ``git pull``, or an upgrade that leaves the old ``__pycache__`` behind) would keep
 running the old, stale kernel: results that silently differ from the SimPy engine.
 
 :func:`cached_njit` is ``njit(cache=True)`` whose cache stamp also covers the
-numba source files of ``sim/`` and of the function's own folder (files that
+numba source files of the whole ``sim`` package and of the function's own folder (files that
 mention ``njit``): any edit to them recompiles once, nothing else does.
 
 It uses numba's cache classes (``numba.core.caching``), not a public API;
@@ -32,13 +32,13 @@ from numba.core.caching import (
     UserWideCacheLocator,
 )
 
-_SIM = Path(__file__).resolve().parent
+_SIM = Path(__file__).resolve().parents[1]  # the whole sim package
 
 
 def numba_sources_fingerprint(folder: str) -> bytes:
-    """SHA-256 over the names and contents of the ``*.py`` files in ``folder`` that mention ``njit``."""
+    """SHA-256 over the names and contents of the ``*.py`` files in and below ``folder`` that mention ``njit``."""
     states = []
-    for path in sorted(Path(folder).glob("*.py")):
+    for path in sorted(Path(folder).rglob("*.py")):
         stat = path.stat()
         states.append((str(path), stat.st_mtime_ns, stat.st_size))
     # remembered per file state, as numba does for its own stamp: a file edited while a session runs is read again

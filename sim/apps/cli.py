@@ -16,14 +16,16 @@ from omegaconf import DictConfig
 from models.compile import ACCOUNTING_BASES
 from models.errors import ConfigError
 from models.schema import register_configs
-from sim import interrupt, jobs
-from sim.background import Background, BackgroundError
-from sim.config import COMPOSE_ERRORS, check_command_line, check_extras, friendly_error, validate
-from sim.interrupt import DEBUG_ENV, FolderRollback, Interrupted, debug_mode, debug_requested, signals_raise
-from sim.labels import text_table, usd_unit
-from sim.results import Results, atomic_write, check_truncation, write_parquet
-from sim.runner import check_run_memory, simulate
-from sim.studies import run_study, totals_table
+from sim.apps import jobs
+from sim.apps.background import Background, BackgroundError
+from sim.apps.studies import run_study, totals_table
+from sim.core import interrupt
+from sim.core.interrupt import DEBUG_ENV, FolderRollback, Interrupted, debug_mode, debug_requested, signals_raise
+from sim.core.labels import text_table, usd_unit
+from sim.core.packaged import CONFIG_DIR
+from sim.run.config import COMPOSE_ERRORS, check_command_line, check_extras, friendly_error, validate
+from sim.run.results import Results, atomic_write, check_truncation, write_parquet
+from sim.run.runner import check_run_memory, simulate
 
 
 def _size(results: Results, replications: int) -> str:
@@ -139,7 +141,7 @@ class RunOutcome:
 def _hydra_app(failures: RunOutcome) -> Callable[[], None]:
     """The Hydra app over ``configs/``; its jobs report failures into ``failures``."""
 
-    @hydra.main(version_base="1.3", config_path="../configs", config_name="config")
+    @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="config")
     def app(cfg: DictConfig) -> None:
         _job(cfg, failures)
 
@@ -227,11 +229,11 @@ def _run(plain: dict, out: Path, multirun: bool) -> tuple[list[Path], str, str |
         raise
     written += [f for chart in charts for f in chart.files]
     if output["excel"]:
-        from sim.export import write_excel
+        from sim.outputs.export import write_excel
 
         written.append(write_excel(results, out / "results.xlsx"))
     if output["deck"]:
-        from sim.export import write_deck
+        from sim.outputs.export import write_deck
 
         written.append(write_deck(results, [(chart.png, chart.title) for chart in charts], out / "results.pptx"))
     paired = format_paired(results)
@@ -247,7 +249,7 @@ def _start_charts(plain: dict, results: Results, out: Path) -> tuple[Background,
     """Start the standard chart set: returns the background child, and a function that
     draws the rest and returns every chart in the standard order. The year-in-the-life timeline traces replication 0
     of the first self-managed model (else the first model) on the SimPy engine."""
-    from sim import plots
+    from sim.outputs import charts as plots
 
     formats = plain["output"]["chart_formats"]
     if "png" not in formats and plain["output"]["deck"]:
@@ -256,7 +258,7 @@ def _start_charts(plain: dict, results: Results, out: Path) -> tuple[Background,
     def render(names: tuple[str, ...]) -> list:
         events, traced = None, None
         if "year_in_the_life" in names and plain["output"]["year_in_the_life"]:
-            from sim.runner import trace
+            from sim.run.runner import trace
 
             models = list(results.model_names)
             traced = next((n for n in models if "self_managed" in n), models[0])

@@ -9,7 +9,7 @@ chunking, sharding or on which operating model asked first: the world is
 identical across operating models by construction.
 
 The hash is SplitMix64's finalizer applied to each key word in turn. These
-functions are numba-compiled (:func:`sim.jit.cached_njit`) so the SimPy reference
+functions are numba-compiled (:func:`sim.core.jit.cached_njit`) so the SimPy reference
 engine and the numba kernels call the very same code.
 """
 
@@ -19,7 +19,7 @@ import math
 
 import numpy as np
 
-from sim.jit import cached_njit
+from sim.core.jit import cached_njit
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)

@@ -16,12 +16,12 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from sim.ledger import CAT
-from sim.resources import INCIDENT, PIPELINE
-from sim.rng import Stream, exponential_time
+from sim.core.ledger import CAT
+from sim.core.rng import Stream, exponential_time
+from sim.engines.reference.resources import INCIDENT, PIPELINE
 
 if TYPE_CHECKING:
-    from sim.replication import Replication
+    from sim.engines.reference.replication import Replication
 
 TEAM = 0
 VENDOR = 1

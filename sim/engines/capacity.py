@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import math
 
-from sim.jit import cached_njit
-from sim.ledger import HOURS_PER_YEAR
+from sim.core.jit import cached_njit
+from sim.core.ledger import HOURS_PER_YEAR
 
 
 @cached_njit()

@@ -4,7 +4,7 @@ break-even tables and decision maps, with their charts.
 Every job of a sweep ran on the same seed, so replication ``r`` saw the same world in
 every job (common random numbers): the report pairs jobs replication by replication,
 which is what makes the break-even interval tight. A job counts only when its folder
-proves it finished (:func:`sim.jobs.verify`: its done marker's file digests, the config
+proves it finished (:func:`sim.apps.jobs.verify`: its done marker's file digests, the config
 beside its results) and it belongs to this sweep (the seed and horizon of
 ``multirun.yaml``); any other job — failed, crashed, never run, or holding another
 run's results — is listed by name with its reason and left out, never silently.
@@ -27,9 +27,9 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from sim import jobs
 from sim.analysis import Sweep, break_even, decision_table
-from sim.results import atomic_write
+from sim.apps import jobs
+from sim.run.results import atomic_write
 
 MEASURES = ("tco", "economic", "tco_npv", "economic_npv")
 SWEEP_IDENTITY = ("seed", "horizon_years")  # what every job of one sweep shares unless it is swept
@@ -349,7 +349,7 @@ def _analyse(report: SweepReport) -> None:
 
 def write(report: SweepReport, output: Path, charts: bool = True) -> list[Path]:
     """Write the dataset, tables and charts into ``output`` (each file atomically)."""
-    from sim import plots
+    from sim.outputs import charts as plots
 
     output.mkdir(parents=True, exist_ok=True)
     written = []

@@ -12,8 +12,8 @@ from pathlib import Path
 import pandas as pd
 
 from models.errors import ConfigError
-from sim.config import load_config, validate
-from sim.results import atomic_write
+from sim.run.config import load_config, validate
+from sim.run.results import atomic_write
 
 
 def parser(description: str) -> argparse.ArgumentParser:
@@ -98,7 +98,8 @@ def _csv(folder: Path, name: str, frame: pd.DataFrame, seed: int) -> Path:
 def run_study(plain: Mapping, folder: Path, charts: bool = True) -> tuple[list[Path], str]:
     """Run ``plain['study']`` in this process; write its tables (and charts) into
     ``folder``. Returns the files written and a short text report."""
-    from sim import analysis, plots
+    from sim import analysis
+    from sim.outputs import charts as plots
 
     study = plain["study"]
     kind = study["kind"]
@@ -136,7 +137,7 @@ def run_study(plain: Mapping, folder: Path, charts: bool = True) -> tuple[list[P
         text = _text(swings[["input", "low_value", "high_value", "swing"]]) + "\n\n" + _text(indices[["input", "S1", "ST"]])
         return written, text
     if kind == "article_table":
-        from sim import article
+        from sim.analysis import article_table as article
 
         models = list(plain["operating_model"])
         table = article.article_table(reps, years, seed, plain["engine"]["name"], models, base=plain)
@@ -144,7 +145,7 @@ def run_study(plain: Mapping, folder: Path, charts: bool = True) -> tuple[list[P
         lines = [article.format_table(table, models[0]), "", *(f"- {line}" for line in article.explain(table, models[0]))]
         return written, "\n".join(lines)
     if kind == "article_decision_table":
-        from sim import decision_table
+        from sim.analysis import article_decision_table as decision_table
 
         table = decision_table.decision_table(plain)
         written.append(_csv(folder, "article_decision_table", table, seed))

@@ -17,12 +17,13 @@ from omegaconf import DictConfig
 from models.compile import MV, SV, CompiledRun, compile_config, input_keys
 from models.errors import ConfigError
 from models.validate import ENGINE_RANGES, parse_shard
-from sim import interrupt
-from sim.config import validate
-from sim.ledger import CATEGORIES
-from sim.progress import LONG_RUN_S, Progress
-from sim.replication import METRICS, run_replication
-from sim.results import Results, check_finite
+from sim.core import interrupt
+from sim.core.ledger import CATEGORIES
+from sim.core.metrics import METRICS
+from sim.engines.reference.replication import run_replication
+from sim.run.config import validate
+from sim.run.progress import LONG_RUN_S, Progress
+from sim.run.results import Results, check_finite
 
 # What a replication's engine state can grow to, measured at the event cap with a runaway
 # input (an incident queue that only grows, the worst found): bytes per event processed,
@@ -91,7 +92,7 @@ def simulate(
         :func:`models.compile.compile_config`).
     progress : bool, optional
         Report replications done, rate and ETA on stderr when the run is long
-        (:mod:`sim.progress`); default ``cfg.output.progress``. Results do not
+        (:mod:`sim.run.progress`); default ``cfg.output.progress``. Results do not
         depend on it.
 
     Returns
@@ -103,9 +104,9 @@ def simulate(
     ConfigError
         If the config is not valid, or the run cannot fit in the memory available
         (:func:`check_run_memory`, before anything is allocated).
-    sim.results.SimulationError
+    sim.run.results.SimulationError
         A ``ConfigError`` too: a cost or metric came out not finite
-        (:func:`sim.results.check_finite`).
+        (:func:`sim.run.results.check_finite`).
     """
     plain = validate(cfg)
     shard = ""
@@ -199,7 +200,7 @@ def estimate_run_memory(plain: Mapping, replications: int | None = None) -> int:
     Parameters
     ----------
     plain : Mapping
-        A validated plain config (:func:`sim.config.validate`).
+        A validated plain config (:func:`sim.run.config.validate`).
     replications : int, optional
         Replications simulated in this process; default ``plain["replications"]``,
         or with ``plain["shard"]`` that shard's block of them.
@@ -389,7 +390,7 @@ def _run_simpy(run: CompiledRun, progress: bool = False, label: str = "lora-tco"
 
 def _kernel_is_cached() -> bool:
     """Whether numba's on-disk cache holds the current kernels (unknown counts as yes)."""
-    from sim import kernel
+    from sim.engines.fast import kernel
 
     try:
         return all(bool(f._cache._cache_file._load_index()) for f in (kernel._advance, kernel._run_all))
@@ -450,7 +451,7 @@ def _run_numba_chunked(
     ``sizes`` (tests) fixes the chunk sizes instead, the last one repeating.
     ``show=False`` keeps the chunks (a signal is handled between two) and shows nothing.
     """
-    from sim.kernel import run_kernel
+    from sim.engines.fast.kernel import run_kernel
 
     n = run.replications.shape[0]
     costs = np.empty((run.n_models, n, run.horizon_years, len(CATEGORIES)))

@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from sim.jit import cached_njit
+from sim.core.jit import cached_njit
 
 DAYS_PER_YEAR = 365.0  # days
 HOURS_PER_YEAR = 8760.0  # hours

@@ -20,9 +20,9 @@ import pyarrow.parquet as pq
 
 from models.compile import ACCOUNTING_BASES, accounting_basis
 from models.errors import ConfigError
-from sim import interrupt
-from sim.ledger import CATEGORIES, TCO_CATEGORIES
-from sim.replication import METRICS
+from sim.core import interrupt
+from sim.core.ledger import CATEGORIES, TCO_CATEGORIES
+from sim.core.metrics import METRICS
 
 _TCO_MASK = np.array([c in TCO_CATEGORIES for c in CATEGORIES])
 QUANTILES = (0.05, 0.50, 0.95)
@@ -31,7 +31,7 @@ IDLE_UTILIZATION = 0.10  # paid capacity busy less than this share of its paid h
 # A run in which more than this share of some model's replications stopped at the event cap is
 # refused (check_truncation) unless engine.allow_truncated: its totals are not a horizon's TCO.
 TRUNCATION_LIMIT = 0.01
-# The 0/1 queue flags of sim.replication.METRICS: metric -> (the queue, who serves it), in words.
+# The 0/1 queue flags of sim.engines.reference.replication.METRICS: metric -> (the queue, who serves it), in words.
 UNSTABLE_QUEUES = {
     "unstable_gpu": ("GPU pool queue", "the GPUs"),
     "unstable_engineers": ("engineer queue", "the engineers"),
@@ -48,7 +48,7 @@ class Results:
     costs : ndarray, shape (models, replications, years, categories)
         USD by operating model, replication, year and ledger category.
     metrics_array : ndarray, shape (models, replications, metrics)
-        Operational metrics (names in ``sim.replication.METRICS``).
+        Operational metrics (names in ``sim.engines.reference.replication.METRICS``).
     """
 
     model_names: tuple[str, ...]
@@ -314,7 +314,7 @@ class Results:
         return out
 
     def flagged(self, metric: str) -> np.ndarray:
-        """Replications per operating model in which a 0/1 flag of ``sim.replication.METRICS``
+        """Replications per operating model in which a 0/1 flag of ``sim.engines.reference.replication.METRICS``
         (``truncated``, ``unstable_gpu``, ...) is set, in ``model_names`` order."""
         return (self.metrics_array[:, :, METRICS.index(metric)] > 0).sum(axis=1)
 

@@ -1,7 +1,7 @@
 """The fast engine: the whole model as numba kernels over flat arrays.
 
-It is the SimPy reference engine (``sim/replication.py``, ``sim/adapter.py``,
-``sim/incidents.py``, ``sim/resources.py``) rewritten as explicit state
+It is the SimPy reference engine (``sim/engines/reference/replication.py``, ``sim/engines/reference/adapter.py``,
+``sim/engines/reference/incidents.py``, ``sim/engines/reference/resources.py``) rewritten as explicit state
 machines, so that it reproduces it replication by replication:
 
 - an event heap ordered by ``(time, priority, sequence)``, as SimPy's
@@ -14,14 +14,14 @@ machines, so that it reproduces it replication by replication:
 - each process is a program counter plus local slots; a pre-empted process's
   pending event is made stale by bumping the process's version; a process whose
   own next event would be popped next anyway is resumed inline (exact);
-- the same pools, grant rules and monitors as ``sim/resources.py``;
-- the same keyed random numbers (``sim/rng.py``) and shared formulas
-  (``sim/ledger.py``), so equal events draw equal numbers.
+- the same pools, grant rules and monitors as ``sim/engines/reference/resources.py``;
+- the same keyed random numbers (``sim/core/rng.py``) and shared formulas
+  (``sim/core/ledger.py``), so equal events draw equal numbers.
 
 The event loop (``_advance``) never creates or re-binds an array, so it is
 compiled without numba's reference counting (``_nrt=False``); when a table needs
 room it returns to ``_replication``, which grows it and calls again. Draws finish
-a key prefix hashed once per replication (``sim.rng.key_prefixes``): the same
+a key prefix hashed once per replication (``sim.core.rng.key_prefixes``): the same
 numbers as ``keyed_uniform`` for a fifth of the hashing. State is bounded by the live
 processes, not by the horizon.
 
@@ -40,11 +40,11 @@ from numba import prange
 
 from models.compile import MC, MV, SC, SV, CompiledRun
 from models.schema import GPU_CLASSES
-from sim.capacity import platform_fte_counted, reserved_gpus_paid, reserved_pool_size, serving_year
-from sim.jit import cached_njit
-from sim.ledger import CATEGORIES, accrue, month_of, tokens_per_adapter_year_m, year_of
-from sim.replication import METRICS
-from sim.rng import FIXED, Stream, arrival_gap, event_ppf_shaped, exponential_time, key_prefixes, lognormal_shape, prefixed_uniform
+from sim.core.jit import cached_njit
+from sim.core.ledger import CATEGORIES, accrue, month_of, tokens_per_adapter_year_m, year_of
+from sim.core.metrics import METRICS
+from sim.core.rng import FIXED, Stream, arrival_gap, event_ppf_shaped, exponential_time, key_prefixes, lognormal_shape, prefixed_uniform
+from sim.engines.capacity import platform_fte_counted, reserved_gpus_paid, reserved_pool_size, serving_year
 
 # -- parameter layout: floats P[...] and integers Q[...] per (model, replication) -----------
 _P_NAMES = (
@@ -291,7 +291,7 @@ _Q_NAMES = (
     Q_ROLLBACK_FAM,
 ) = range(len(_Q_NAMES))
 
-# ledger categories and metrics, by position in sim.ledger.CATEGORIES / sim.replication.METRICS
+# ledger categories and metrics, by position in sim.core.ledger.CATEGORIES / sim.engines.reference.replication.METRICS
 C_GPU_TRAINING, C_GPU_SERVING, C_STORAGE, C_MONITORING, C_LABOR_PLATFORM, C_LABOR_PIPELINE = range(6)
 C_LABOR_ONCALL, C_LABOR_COMPLIANCE, C_VENDOR_TRAINING, C_VENDOR_INFERENCE, C_VENDOR_PLATFORM = range(6, 11)
 C_SLA_CREDIT, C_DOWNTIME, C_STALENESS = range(11, 14)
@@ -402,7 +402,7 @@ ST_NOWQ_HEAD, ST_NOWQ_TAIL = 13, 15
 
 
 def _check_layout() -> None:
-    """The kernel's fixed positions must match sim.ledger and sim.replication."""
+    """The kernel's fixed positions must match sim.core.ledger and sim.engines.reference.replication."""
     expected_c = ("gpu_training", "gpu_serving", "storage", "monitoring", "labor_platform", "labor_pipeline", "labor_oncall")
     assert CATEGORIES[:7] == expected_c and CATEGORIES[13] == "staleness" and len(CATEGORIES) == 14
     assert METRICS[M_EVENTS] == "events" and METRICS[M_GPU_WAIT] == "gpu_wait_mean_hours" and len(METRICS) == 41

@@ -29,8 +29,8 @@ from models.distributions import to_compact
 from models.errors import ConfigError, ConfigFileError
 from models.schema import register_configs
 from models.validate import NO_INSTANTIATION, RENAMED, TARGET_KEY, find_target, unknown_key, validate_config
+from sim.core.packaged import CONFIG_DIR
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 CONFIG_NAME = "config"
 VERSION_BASE = "1.3"
 # A sweep of more jobs than this is checked value by value (each value of each swept key,
@@ -394,7 +394,7 @@ class CommandLine:
     multirun: bool = False
 
 
-# Hydra's own flags that change what a command line does: read here and by sim.jobs (one table).
+# Hydra's own flags that change what a command line does: read here and by sim.apps.jobs (one table).
 CONFIG_DIR_FLAGS = ("--config-dir", "-cd")
 MULTIRUN_FLAGS = ("--multirun", "-m")
 

@@ -36,6 +36,13 @@ CAT = {name: i for i, name in enumerate(CATEGORIES)}
 ECONOMIC_ONLY = ("downtime", "staleness")
 TCO_CATEGORIES = tuple(c for c in CATEGORIES if c not in ECONOMIC_ONLY)
 VENDOR_CATEGORIES = ("vendor_training", "vendor_inference", "vendor_platform", "sla_credit")
+# Boolean masks over CATEGORIES (the costs array's last axis): the one definition of which
+# categories TCO sums (economic cost sums all of them) and which a vendor books.
+TCO_MASK = np.array([c in TCO_CATEGORIES for c in CATEGORIES])
+ECONOMIC_ONLY_MASK = ~TCO_MASK
+VENDOR_MASK = np.array([c in VENDOR_CATEGORIES for c in CATEGORIES])
+for _mask in (TCO_MASK, ECONOMIC_ONLY_MASK, VENDOR_MASK):
+    _mask.flags.writeable = False
 LEDGER_COLUMNS = ("replication", "operating_model", "year", "category", "usd")
 
 

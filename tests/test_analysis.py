@@ -20,7 +20,6 @@ from sim.analysis import (
     cost_by_category,
     cost_by_year,
     crossing_interval,
-    cvar,
     decision_map,
     one_time_vs_recurring,
     paired_comparison,
@@ -32,6 +31,7 @@ from sim.analysis import (
     tornado,
     uncertain_inputs,
 )
+from sim.core.stats import cvar
 from sim.run.results import Results
 from tests.scenarios import config, operating_model
 

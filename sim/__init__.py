@@ -4,8 +4,16 @@
 >>> results = simulate(load_config(["replications=200"]))
 >>> results.summary()
 
-The public names are imported on first use, so ``import sim.core.rng`` (which the
-``models`` package needs) does not pull in the whole engine.
+The package is in layers, each importing only those below it (``docs/architecture.md``;
+checked by ``lint-imports``)::
+
+    sim.apps -> sim.outputs -> sim.analysis -> sim.run -> sim.engines -> models -> sim.core
+
+The names above are re-exported from the top of that stack on first use (PEP 562). Python
+runs this file before any module of the package, so a root that imported the run layer
+eagerly would make ``import sim.core.rng`` (which ``models`` needs) load the engines, Hydra
+and pandas: the bottom layer would depend at run time on everything above it. The test
+suite checks that importing ``sim.core`` loads no other layer.
 """
 
 from __future__ import annotations

@@ -29,14 +29,18 @@ import numpy as np
 from models.distributions import InputDistribution, parse_uncertain
 from models.inputs import key_hint, sample_uniforms
 from models.schema import CHEAPEST_GPU_CLASS, GPU_CLASSES, EventDist, OperatingModelConfig, ScenarioConfig, SeverityMix
+from sim.core.choices import ARRIVALS, BURST_TIERS, OWNERS, SERVING_MODES, codes
 from sim.core.rng import FAMILY_CODES
 
+# The serving GPU class's last word (``cheapest``) picks the cheapest class per replication.
+SERVING_GPU_CLASSES = (*GPU_CLASSES, CHEAPEST_GPU_CLASS)
+# Code of each word of a choice field, by the field's last path component: the engines read these integers.
 CODE_MAPS = {
-    "arrivals": {"poisson": 0, "deterministic": 1},
-    "owner": {"team": 0, "vendor": 1},
-    "mode": {"dedicated": 0, "shared": 1},
-    "burst_tier": {"on_demand": 0, "spot": 1},
-    "gpu_class": {name: code for code, name in enumerate((*GPU_CLASSES, CHEAPEST_GPU_CLASS))},
+    "arrivals": codes(ARRIVALS),
+    "owner": codes(OWNERS),
+    "mode": codes(SERVING_MODES),
+    "burst_tier": codes(BURST_TIERS),
+    "gpu_class": codes(SERVING_GPU_CLASSES),
     "family": FAMILY_CODES,
 }
 SKIPPED = {"name", "label"}

@@ -25,11 +25,12 @@ from typing import Any
 
 import numpy as np
 
-from models.compile import input_keys
+from models.compile import SERVING_GPU_CLASSES, input_keys
 from models.distributions import InputDistribution, Lognormal, parse_uncertain
 from models.errors import ConfigError
 from models.inputs import SAMPLING, key_hint, rank_correlation_groups, score_correlation, uniform_extremes
 from models.schema import CHEAPEST_GPU_CLASS, GPU_CLASSES, Config, EventDist, OperatingModelConfig, ScenarioConfig, SeverityMix
+from sim.core.choices import ARRIVALS, BURST_TIERS, ENGINES, OWNERS, SERVING_MODES
 from sim.core.ledger import HOURS_PER_YEAR
 from sim.core.rng import FAMILY_CODES
 
@@ -84,14 +85,16 @@ TRAFFIC_CEILING = 1e200
 # as 64-bit integers (at most 9.2e18).
 MAX_REPLICAS = 1e18
 
+# The words each choice field accepts: the vocabularies of sim.core.choices, whose positions
+# are the codes compilation gives them (models.compile.CODE_MAPS), so the two cannot disagree.
 CHOICES = {
-    "scenario.arrivals": ("poisson", "deterministic"),
-    "training.owner": ("team", "vendor"),
-    "serving.owner": ("team", "vendor"),
-    "serving.mode": ("dedicated", "shared"),
-    "gpu_pool.burst_tier": ("on_demand", "spot"),
-    "serving.gpu_class": (*GPU_CLASSES, CHEAPEST_GPU_CLASS),
-    "engine.name": ("numba", "simpy"),
+    "scenario.arrivals": ARRIVALS,
+    "training.owner": OWNERS,
+    "serving.owner": OWNERS,
+    "serving.mode": SERVING_MODES,
+    "gpu_pool.burst_tier": BURST_TIERS,
+    "serving.gpu_class": SERVING_GPU_CLASSES,
+    "engine.name": ENGINES,
 }
 
 # Allowed closed ranges [low, high] of every numeric field, by path: a natural bound,

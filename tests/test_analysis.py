@@ -31,6 +31,8 @@ from sim.analysis import (
     tornado,
     uncertain_inputs,
 )
+from sim.core.ledger import CATEGORIES
+from sim.core.metrics import METRICS
 from sim.core.stats import cvar
 from sim.run.results import Results
 from tests.scenarios import config, operating_model
@@ -100,7 +102,53 @@ def test_paired_ci_is_narrower_than_unpaired_on_the_default_scenario(default_res
     one = paired_comparison(default_results, "self_managed_lora", "managed_finetune").iloc[0]
     diff = default_results.totals_frame()["self_managed_lora"] - default_results.totals_frame()["managed_finetune"]
     assert one["mean_difference"] == pytest.approx(diff.mean())
-    assert one["p_a_cheaper"] == pytest.approx((diff < 0).mean())
+    assert one["p_a_cheaper"] == pytest.approx((diff < 0).mean() + 0.5 * (diff == 0).mean())
+    # Results.paired is the same computation (sim.core.stats.paired_difference), number for number.
+    paired = default_results.paired("self_managed_lora", "managed_finetune")
+    assert paired == {key: one[key] for key in paired}
+
+
+def _results_with_totals(totals: np.ndarray) -> Results:
+    """Results whose TCO per (model, replication) is ``totals``, booked in one category of one year."""
+    m, r = totals.shape
+    costs = np.zeros((m, r, 1, len(CATEGORIES)))
+    costs[..., 0, CATEGORIES.index("vendor_platform")] = totals
+    return Results(
+        model_names=tuple(f"m{i}" for i in range(m)),
+        model_labels=tuple(f"M{i}" for i in range(m)),
+        replications=np.arange(r),
+        costs=costs,
+        metrics_array=np.zeros((m, r, len(METRICS))),
+        discount_rates=np.zeros(r),
+        seed=1,
+        horizon_years=1,
+        engine="numba",
+    )
+
+
+def test_ties_count_one_half_in_p_cheapest_and_in_the_paired_p_a_cheaper():
+    """The one tie rule (sim.core.stats): a tie is half a win for each side, so with two
+    models P(cheapest) of ``a`` equals the paired P(a cheaper), and the shares sum to 1."""
+    hand = _results_with_totals(np.array([[1.0, 2.0, 3.0, 4.0], [1.0, 3.0, 2.0, 4.0], [5.0, 5.0, 5.0, 1.0]]))
+    summary = hand.summary()
+    # replication 0: m0 and m1 tie (1/2 each); 1: m0; 2: m1; 3: m2
+    assert summary["p_cheapest_tco"].tolist() == [0.375, 0.375, 0.25]
+    assert hand.paired("m0", "m1")["p_a_cheaper"] == 0.5  # diffs 0, -1, 1, 0
+    assert paired_comparison(hand, "m0", "m1")["p_a_cheaper"].item() == 0.5
+
+    totals = np.random.default_rng(5).integers(0, 4, size=(2, 1000)).astype(float)  # many ties
+    two = _results_with_totals(totals)
+    p_cheapest = two.summary()["p_cheapest_tco"].to_numpy()
+    assert p_cheapest.sum() == 1.0
+    assert two.paired("m0", "m1")["p_a_cheaper"] == p_cheapest[0]
+    assert paired_comparison(two, "m1", "m0")["p_a_cheaper"].item() == p_cheapest[1]
+
+
+def test_identical_models_tie_everywhere_on_a_sweep():
+    same = operating_model(serving__owner="vendor", serving__vendor_usd_per_1m_tokens=TOKEN_PRICE)
+    data = sweep(config({"a": same, "b": same}, replications=10, horizon_years=1, refresh_interval_days=0.0), "scenario.adapters", [1, 2])
+    assert break_even(data, "a", "b").curve["p_a_cheaper"].tolist() == [0.5, 0.5]
+    assert data.means()["p_cheapest"].tolist() == [0.5] * 4
 
 
 def test_cost_by_category_sums_to_tco_and_names_who_absorbs_it(default_results):

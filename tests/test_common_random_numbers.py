@@ -60,6 +60,9 @@ def test_identical_operating_models_have_exactly_zero_paired_difference(default_
     assert np.array_equal(results.metrics_array[0], results.metrics_array[1])
     paired = results.paired("a", "b")
     assert paired["mean_difference"] == 0.0 and paired["se"] == 0.0
+    # every replication is a tie: half a win each, in the paired share and in P(cheapest) alike
+    assert paired["p_a_cheaper"] == 0.5
+    assert results.summary()["p_cheapest_tco"].tolist() == [0.5, 0.5]
     assert results.totals()[0].std() > 0, "the replications themselves must differ"
 
 

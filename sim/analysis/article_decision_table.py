@@ -43,7 +43,7 @@ from models.distributions import parse_uncertain, to_compact
 from models.schema import ScenarioConfig
 from sim.analysis import crossing_interval, set_parameter, sweep
 from sim.core.labels import money, short_model_label
-from sim.core.ledger import CATEGORIES, ECONOMIC_ONLY
+from sim.core.ledger import CATEGORIES, TCO_CATEGORIES
 from sim.core.metrics import METRICS
 from sim.engines.capacity import platform_fte_counted
 from sim.run.config import CONFIG_DIR, validate
@@ -481,7 +481,7 @@ def explain_gap(plain: Mapping, results: Results, loser: str, winner: str, measu
     names = list(results.model_names)
     li, wi = names.index(loser), names.index(winner)
     cats = results.by_category()
-    used = [c for c in CATEGORIES if measure == "economic" or c not in ECONOMIC_ONLY]
+    used = list(CATEGORIES if measure == "economic" else TCO_CATEGORIES)
     diff = cats.loc[loser, used] - cats.loc[winner, used]
     gap = float(diff.sum())
     top = str(diff.idxmax())

@@ -45,6 +45,7 @@ from sim import load_config, simulate
 from sim.analysis import set_parameter
 from sim.core.ledger import CATEGORIES
 from sim.core.metrics import METRICS
+from sim.core.stats import standard_error
 from sim.run.results import Results, atomic_write
 
 PRIMARY_MODEL = "self_managed_lora"
@@ -124,6 +125,7 @@ def ratio_ci_delta(numerator: np.ndarray, denominator: np.ndarray, level: float 
     if n < 2:
         return float(ratio), float("nan"), float("nan")
     residual = (x - ratio * y) / y.mean()
+    # z · sd / sqrt(n) in this order (not z · standard_error()), so the published intervals stay bit for bit.
     half = stats.norm.ppf(0.5 + level / 2) * residual.std(ddof=1) / np.sqrt(n)
     return float(ratio), float(ratio - half), float(ratio + half)
 
@@ -265,7 +267,7 @@ def article_table(
                     "refresh_interval_days": row.refresh_interval_days,
                     "operating_model": name,
                     "annual_tco_mean": annual[-1][m].mean(),
-                    "annual_tco_se": annual[-1][m].std(ddof=1) / np.sqrt(annual[-1].shape[1]),
+                    "annual_tco_se": standard_error(annual[-1][m]),
                     "training_runs_per_year": per_year["training_runs"][m],
                     # every successful training is followed by one evaluation (at most one per
                     # adapter may still be in flight at the horizon)

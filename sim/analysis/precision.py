@@ -17,10 +17,10 @@ import numpy as np
 import pandas as pd
 from omegaconf import DictConfig
 
-from sim.analysis.summaries import Z95, model_index
 from sim.analysis.sweeps import simulate_plain
+from sim.core.stats import Z95
 from sim.run.config import validate
-from sim.run.results import Results
+from sim.run.results import Results, model_index
 
 
 # ---------------------------------------------------------------------------------
@@ -46,6 +46,8 @@ def _precision_rows(results: Results, measure: str, pairs: Sequence[tuple[str, s
         series.append((f"{a} - {b}", totals[model_index(results.model_names, a)] - totals[model_index(results.model_names, b)]))
     for name, values in series:
         mean = float(values.mean())
+        # Z95 · sd / sqrt(n) in this order, not Z95 · standard_error(): the product rounds
+        # differently, and the half-widths decide when a run stops, so they stay bit for bit.
         half = Z95 * float(values.std(ddof=1)) / math.sqrt(n) if n > 1 else math.inf
         rows.append(
             {

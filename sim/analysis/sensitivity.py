@@ -7,7 +7,6 @@ replication by replication (common random numbers).
 from __future__ import annotations
 
 import copy
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -15,9 +14,10 @@ import numpy as np
 import pandas as pd
 from omegaconf import DictConfig
 
-from sim.analysis.summaries import model_index
 from sim.analysis.sweeps import check_model, simulate_plain
+from sim.core.stats import standard_error
 from sim.run.config import validate
+from sim.run.results import model_index
 
 
 # ---------------------------------------------------------------------------------
@@ -102,8 +102,8 @@ def tornado(
                 "high_value": keys[key].quantile(high),
                 "response_at_low": float(at_low.mean()),
                 "response_at_high": float(at_high.mean()),
-                "se_at_low": float(at_low.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan,
-                "se_at_high": float(at_high.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan,
+                "se_at_low": float(standard_error(at_low)),
+                "se_at_high": float(standard_error(at_high)),
                 "swing": float(at_high.mean() - at_low.mean()),
             }
         )

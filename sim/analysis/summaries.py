@@ -19,44 +19,24 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
 
-import numpy as np
 import pandas as pd
-from scipy import stats
 
-from sim.core.ledger import CATEGORIES, VENDOR_CATEGORIES
-from sim.run.results import Results, cvar
+from sim.core.ledger import CATEGORIES, ECONOMIC_ONLY, TCO_CATEGORIES, TCO_MASK, VENDOR_CATEGORIES
+from sim.core.stats import describe, paired_difference, standard_error
+from sim.run.results import Results, model_index
 
 MEASURES = ("tco", "economic")
-Z95 = float(stats.norm.ppf(0.975))
-VENDOR_SET = frozenset(VENDOR_CATEGORIES)
-ECONOMIC_ONLY = frozenset({"downtime", "staleness"})
 
 
 # ---------------------------------------------------------------------------------
 # statistics of one sample
 # ---------------------------------------------------------------------------------
-def _describe(values: np.ndarray) -> dict[str, float]:
-    n = values.shape[0]
-    se = values.std(ddof=1) / math.sqrt(n) if n > 1 else math.nan
-    p05, p50, p95 = np.quantile(values, (0.05, 0.50, 0.95))
-    return {
-        "mean": float(values.mean()),
-        "se": float(se),
-        "ci95_low": float(values.mean() - Z95 * se),
-        "ci95_high": float(values.mean() + Z95 * se),
-        "p05": float(p05),
-        "p50": float(p50),
-        "p95": float(p95),
-        "cvar95": float(cvar(values, 0.95)),
-    }
-
-
 def summary_statistics(results: Results) -> pd.DataFrame:
     """Per operating model, measure (``tco`` / ``economic``) and basis (undiscounted / NPV):
     mean with standard error and 95 % CI, p05 / p50 / p95 and CVaR95 of the total
-    over the horizon.
+    over the horizon (:func:`sim.core.stats.describe`; the same numbers as the
+    matching columns of :meth:`Results.summary <sim.run.results.Results.summary>`).
 
     Returns
     -------
@@ -74,7 +54,7 @@ def summary_statistics(results: Results) -> pd.DataFrame:
                         "operating_model": name,
                         "measure": measure,
                         "basis": "npv" if npv else "undiscounted",
-                        **_describe(totals[m]),
+                        **describe(totals[m]),
                     }
                 )
     frame = pd.DataFrame(rows)
@@ -92,7 +72,7 @@ def _stamp(frame: pd.DataFrame, results: Results) -> pd.DataFrame:
 def absorbed_by(category: str) -> str:
     """Who absorbs a ledger category: the ``vendor`` fee line, the ``team``'s budget,
     or the ``business`` (downtime and staleness, economic cost only)."""
-    if category in VENDOR_SET:
+    if category in VENDOR_CATEGORIES:
         return "vendor"
     if category in ECONOMIC_ONLY:
         return "business"
@@ -105,7 +85,6 @@ def cost_by_category(results: Results, npv: bool = False) -> pd.DataFrame:
     business)."""
     costs = results.costs * results.discount_factors()[None, :, :, None] if npv else results.costs
     per_rep = costs.sum(axis=2)  # [models, replications, categories]
-    n = per_rep.shape[1]
     tco = results.totals("tco", npv).mean(axis=1)
     rows = []
     for m, name in enumerate(results.model_names):
@@ -117,10 +96,10 @@ def cost_by_category(results: Results, npv: bool = False) -> pd.DataFrame:
                     "operating_model": name,
                     "category": category,
                     "absorbed_by": absorbed_by(category),
-                    "in_tco": category not in ECONOMIC_ONLY,
+                    "in_tco": category in TCO_CATEGORIES,
                     "mean": mean,
-                    "se": float(values.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan,
-                    "share_of_tco": mean / tco[m] if category not in ECONOMIC_ONLY and tco[m] else math.nan,
+                    "se": float(standard_error(values)),
+                    "share_of_tco": mean / tco[m] if category in TCO_CATEGORIES and tco[m] else math.nan,
                 }
             )
     return _stamp(pd.DataFrame(rows), results)
@@ -129,10 +108,9 @@ def cost_by_category(results: Results, npv: bool = False) -> pd.DataFrame:
 def cost_by_year(results: Results) -> pd.DataFrame:
     """Mean TCO per operating model and year, split into one-time and recurring, with
     the standard error of the year's total and the economic cost."""
-    tco = results.costs[..., _tco_mask()].sum(axis=3)  # [models, replications, years]
+    tco = results.costs[..., TCO_MASK].sum(axis=3)  # [models, replications, years]
     economic = results.costs.sum(axis=3)
     one_time = results.one_time_by_year()
-    n = tco.shape[1]
     rows = []
     for m, name in enumerate(results.model_names):
         for y in range(results.horizon_years):
@@ -141,7 +119,7 @@ def cost_by_year(results: Results) -> pd.DataFrame:
                     "operating_model": name,
                     "year": y,
                     "tco_mean": float(tco[m, :, y].mean()),
-                    "tco_se": float(tco[m, :, y].std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan,
+                    "tco_se": float(standard_error(tco[m, :, y])),
                     "one_time_mean": float(one_time[m, :, y].mean()),
                     "recurring_mean": float((tco[m, :, y] - one_time[m, :, y]).mean()),
                     "economic_mean": float(economic[m, :, y].mean()),
@@ -171,10 +149,6 @@ def one_time_vs_recurring(results: Results) -> pd.DataFrame:
     return _stamp(pd.DataFrame(rows), results)
 
 
-def _tco_mask() -> np.ndarray:
-    return np.array([c not in ECONOMIC_ONLY for c in CATEGORIES])
-
-
 # ---------------------------------------------------------------------------------
 # paired comparison
 # ---------------------------------------------------------------------------------
@@ -187,46 +161,27 @@ def paired_comparison(
     Returns
     -------
     DataFrame
-        One row per pair: ``mean_difference``, its ``se`` and 95 % CI,
-        ``p_a_cheaper`` (share of replications where ``a`` costs less) with its
-        standard error, the ``unpaired_se`` and 95 % CI half-width an independent-samples
-        comparison would have, and ``se_ratio`` = unpaired / paired (how much tighter
-        pairing makes the answer; its square is the factor of replications saved).
+        One row per pair (:func:`sim.core.stats.paired_difference`): ``mean_difference``,
+        its ``se`` and 95 % CI, ``p_a_cheaper`` (share of replications where ``a`` costs
+        less, a tie counting one half, the rule of P(cheapest)) with its standard error,
+        the ``unpaired_se`` and 95 % CI an independent-samples comparison would have, and
+        ``se_ratio`` = unpaired / paired (how much tighter pairing makes the answer; its
+        square is the factor of replications saved).
     """
     if (a is None) != (b is None):
         raise ValueError("paired_comparison: give both a and b, or neither")
     pairs = [(a, b)] if a is not None else list(itertools.combinations(results.model_names, 2))
     totals = results.totals(measure, npv)
-    n = totals.shape[1]
     rows = []
     for first, second in pairs:
         ia, ib = model_index(results.model_names, first), model_index(results.model_names, second)
-        diff = totals[ia] - totals[ib]
-        se = float(diff.std(ddof=1) / math.sqrt(n))
-        unpaired = float(math.sqrt(totals[ia].var(ddof=1) / n + totals[ib].var(ddof=1) / n))
-        p = float(np.mean(diff < 0))
         rows.append(
             {
                 "a": first,
                 "b": second,
                 "measure": measure,
                 "basis": "npv" if npv else "undiscounted",
-                "mean_difference": float(diff.mean()),
-                "se": se,
-                "ci95_low": float(diff.mean() - Z95 * se),
-                "ci95_high": float(diff.mean() + Z95 * se),
-                "p_a_cheaper": p,
-                "p_a_cheaper_se": math.sqrt(p * (1 - p) / n),
-                "unpaired_se": unpaired,
-                "unpaired_ci95_low": float(diff.mean() - Z95 * unpaired),
-                "unpaired_ci95_high": float(diff.mean() + Z95 * unpaired),
-                "se_ratio": unpaired / se if se > 0 else math.inf,
+                **paired_difference(totals[ia], totals[ib]),
             }
         )
     return _stamp(pd.DataFrame(rows), results)
-
-
-def model_index(names: Sequence[str], name: str) -> int:
-    if name not in names:
-        raise ValueError(f"operating_model = {name!r}: must be one of {', '.join(names)}")
-    return list(names).index(name)

@@ -16,10 +16,11 @@ import numpy as np
 import pandas as pd
 from omegaconf import DictConfig
 
-from sim.analysis.summaries import MEASURES, Z95, model_index
+from sim.analysis.summaries import MEASURES
 from sim.core.labels import number, parameter_label, short_model_label
+from sim.core.stats import ci95, share_a_cheaper, share_cheapest, standard_error
 from sim.run.config import validate
-from sim.run.results import Results
+from sim.run.results import Results, model_index
 
 
 # ---------------------------------------------------------------------------------
@@ -61,11 +62,11 @@ class Sweep:
         return out
 
     def means(self, measure: str = "tco", npv: bool = False) -> pd.DataFrame:
-        """Mean, standard error and probability of being cheapest per point and model."""
+        """Mean, standard error and probability of being cheapest (ties split evenly,
+        :func:`sim.core.stats.share_cheapest`) per point and model."""
         values = self.totals[_key(measure, npv)]
-        g, _m, r = values.shape
-        cheapest = values == values.min(axis=1, keepdims=True)
-        share = (cheapest / cheapest.sum(axis=1, keepdims=True)).mean(axis=2)
+        g = values.shape[0]
+        share = share_cheapest(values, axis=1)  # [points, models]
         rows = []
         for p in range(g):
             for k, name in enumerate(self.model_names):
@@ -74,7 +75,7 @@ class Sweep:
                         **self.points.iloc[p].to_dict(),
                         "operating_model": name,
                         "mean": float(values[p, k].mean()),
-                        "se": float(values[p, k].std(ddof=1) / math.sqrt(r)) if r > 1 else math.nan,
+                        "se": float(standard_error(values[p, k])),
                         "p_cheapest": float(share[p, k]),
                     }
                 )
@@ -201,7 +202,8 @@ class BreakEven:
     ----------
     curve : DataFrame
         Per grid value: mean paired difference ``a - b`` with its standard error and
-        CI, ``p_a_cheaper`` and the model that is cheaper on average.
+        CI, ``p_a_cheaper`` (a tie counts one half, as in P(cheapest)) and the model
+        that is cheaper on average.
     crossing : float or None
         Where the mean difference changes sign (linear interpolation between the grid
         values around the first change); ``None`` if it does not change on the grid.
@@ -341,17 +343,17 @@ def break_even(
     diffs = totals[:, ia, :] - totals[:, ib, :]
     x = data.points[parameter].to_numpy(dtype=float)
     crossing, low, high = crossing_interval(x, diffs, confidence, draws, seed=data.seed)
-    n = diffs.shape[1]
-    se = diffs.std(axis=1, ddof=1) / math.sqrt(n)
+    se = standard_error(diffs, axis=1)
     mean = diffs.mean(axis=1)
+    low_95, high_95 = ci95(mean, se)
     curve = pd.DataFrame(
         {
             parameter: x,
             "mean_difference": mean,
             "se": se,
-            "ci95_low": mean - Z95 * se,
-            "ci95_high": mean + Z95 * se,
-            "p_a_cheaper": (diffs < 0).mean(axis=1),
+            "ci95_low": low_95,
+            "ci95_high": high_95,
+            "p_a_cheaper": share_a_cheaper(diffs, axis=1),
             "cheaper": np.where(mean < 0, a, b),
         }
     )

@@ -40,8 +40,8 @@ def proportion_se(p: float, n: int) -> float:
     return math.sqrt(p * (1.0 - p) / n)
 
 
-def ci95(mean: float, se: float) -> tuple[float, float]:
-    """The normal 95 % interval ``mean ± Z95 · se``."""
+def ci95(mean: float | np.ndarray, se: float | np.ndarray) -> tuple[float, float] | tuple[np.ndarray, np.ndarray]:
+    """The normal 95 % interval ``mean ± Z95 · se`` (elementwise for arrays)."""
     return mean - Z95 * se, mean + Z95 * se
 
 
@@ -77,17 +77,47 @@ def describe(values: np.ndarray) -> dict[str, float]:
     return row
 
 
-def share_cheapest(totals: np.ndarray) -> np.ndarray:
+def share_cheapest(totals: np.ndarray, axis: int = 0) -> np.ndarray:
     """P(cheapest) of each model: the share of replications in which it costs least, ties
-    split evenly (the module's tie rule). ``totals`` is ``[models, replications]``."""
-    is_min = totals == totals.min(axis=0, keepdims=True)
-    return (is_min / is_min.sum(axis=0, keepdims=True)).mean(axis=1)
+    split evenly (the module's tie rule).
+
+    Parameters
+    ----------
+    totals : ndarray
+        Costs with the operating models along ``axis`` and the replications along the
+        last axis: ``[models, replications]``, or e.g. ``[points, models, replications]``
+        with ``axis=1``.
+    axis : int
+        The models' axis.
+
+    Returns
+    -------
+    ndarray
+        ``totals`` without its last axis: the share per model (and per leading index).
+    """
+    is_min = totals == totals.min(axis=axis, keepdims=True)
+    return (is_min / is_min.sum(axis=axis, keepdims=True)).mean(axis=-1)
 
 
-def share_a_cheaper(difference: np.ndarray) -> float:
-    """P(a cheaper than b) from the paired differences ``a - b``: ties count one half."""
+def share_a_cheaper(difference: np.ndarray, axis: int | None = None) -> float | np.ndarray:
+    """P(a cheaper than b) from the paired differences ``a - b``: ties count one half.
+
+    Parameters
+    ----------
+    difference : ndarray
+        ``a - b`` per replication.
+    axis : int, optional
+        The replications' axis; by default ``difference`` is one sample and the share is
+        a float, otherwise an array with that axis removed.
+
+    Returns
+    -------
+    float or ndarray
+    """
     difference = np.asarray(difference)
-    return float(np.mean(difference < 0) + 0.5 * np.mean(difference == 0))
+    # Without ties the second term is exactly 0.0, so the share equals ``mean(diff < 0)`` bit for bit.
+    share = np.mean(difference < 0, axis=axis) + 0.5 * np.mean(difference == 0, axis=axis)
+    return float(share) if axis is None else share
 
 
 def paired_difference(a: np.ndarray, b: np.ndarray) -> dict[str, float]:

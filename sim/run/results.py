@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import re
 import tempfile
@@ -21,11 +20,13 @@ import pyarrow.parquet as pq
 from models.compile import ACCOUNTING_BASES, accounting_basis
 from models.errors import ConfigError
 from sim.core import interrupt
-from sim.core.ledger import CATEGORIES, TCO_CATEGORIES
+from sim.core.ledger import CATEGORIES, TCO_MASK
 from sim.core.metrics import METRICS
+from sim.core.stats import QUANTILES, describe, paired_difference, quantile_name, share_cheapest
 
-_TCO_MASK = np.array([c in TCO_CATEGORIES for c in CATEGORIES])
-QUANTILES = (0.05, 0.50, 0.95)
+# The statistics of each total that Results.summary reports, in its column order (``tco_mean``, ``tco_se``, ...).
+SUMMARY_STATISTICS = ("mean", "se", *(quantile_name(q) for q in QUANTILES), "cvar95")
+PAIRED_KEYS = ("mean_difference", "se", "ci95_low", "ci95_high", "p_a_cheaper", "unpaired_se")  # what Results.paired returns
 SAVED_TABLES = ("ledger.parquet", "metrics.parquet", "replications.parquet")  # what Results.save writes beside summary.csv
 IDLE_UTILIZATION = 0.10  # paid capacity busy less than this share of its paid hours over the run is flagged
 # A run in which more than this share of some model's replications stopped at the event cap is
@@ -236,7 +237,7 @@ class Results:
 
     def totals(self, measure: str = "tco", npv: bool = False) -> np.ndarray:
         """Total per (model, replication): ``measure`` is ``tco`` or ``economic``."""
-        costs = self.costs if measure == "economic" else self.costs[..., _TCO_MASK]
+        costs = self.costs if measure == "economic" else self.costs[..., TCO_MASK]
         if measure not in ("tco", "economic"):
             raise ValueError(f"measure = {measure!r}: must be 'tco' or 'economic'")
         by_year = costs.sum(axis=3)
@@ -252,25 +253,28 @@ class Results:
 
     # -- summaries -----------------------------------------------------------------
     def summary(self) -> pd.DataFrame:
-        """One row per operating model: mean (with its standard error), p05, p50, p95 of
-        TCO and economic cost, undiscounted and NPV, and the probability of being cheapest."""
+        """One row per operating model: of TCO and economic cost, undiscounted and NPV, the
+        mean with its standard error, p05, p50, p95 and CVaR95 (:func:`sim.core.stats.describe`),
+        and the probability of being cheapest.
+
+        ``p_cheapest_tco`` and ``p_cheapest_economic`` split ties evenly: a replication in
+        which ``k`` models cost exactly the least counts ``1/k`` for each of them
+        (:func:`sim.core.stats.share_cheapest`, the same rule as the paired
+        ``p_a_cheaper``), so each column sums to 1 over the models.
+        """
         rows = []
         n = self.costs.shape[1]
-        stats: dict[str, np.ndarray] = {}
+        totals: dict[str, np.ndarray] = {}
         for measure in ("tco", "economic"):
             for npv in (False, True):
-                stats[f"{measure}{'_npv' if npv else ''}"] = self.totals(measure, npv)
-        cheapest = {k: _share_cheapest(stats[k]) for k in ("tco", "economic")}
+                totals[f"{measure}{'_npv' if npv else ''}"] = self.totals(measure, npv)
+        cheapest = {k: share_cheapest(totals[k]) for k in ("tco", "economic")}
         basis, warnings = self.accounting_basis, self.warnings()
         for m, name in enumerate(self.model_names):
             row: dict[str, Any] = {"operating_model": name, "label": self.model_labels[m]}
-            for key, values in stats.items():
-                v = values[m]
-                row[f"{key}_mean"] = v.mean()
-                row[f"{key}_se"] = v.std(ddof=1) / np.sqrt(n) if n > 1 else np.nan
-                for q in QUANTILES:
-                    row[f"{key}_p{round(q * 100):02d}"] = np.quantile(v, q)
-                row[f"{key}_cvar95"] = float(cvar(v, 0.95))
+            for key, values in totals.items():
+                described = describe(values[m])
+                row.update({f"{key}_{stat}": described[stat] for stat in SUMMARY_STATISTICS})
             row["p_cheapest_tco"] = cheapest["tco"][m]
             row["p_cheapest_economic"] = cheapest["economic"][m]
             row["replications"] = n
@@ -399,14 +403,32 @@ class Results:
     def paired(self, a: str, b: str, measure: str = "tco", npv: bool = False) -> dict[str, float]:
         """Paired comparison of ``a`` minus ``b`` on common random numbers.
 
-        Returns the mean difference, its standard error and 95 % CI, P(a cheaper
-        than b), and the standard error an unpaired comparison would have had.
-        """
-        from sim.analysis import paired_comparison  # the one implementation; analysis imports this module
+        Parameters
+        ----------
+        a, b : str
+            Operating model names.
+        measure : {"tco", "economic"}
+        npv : bool
+            Discounted totals.
 
-        row = paired_comparison(self, a, b, measure, npv).iloc[0]
-        keys = ("mean_difference", "se", "ci95_low", "ci95_high", "p_a_cheaper", "unpaired_se")
-        return {key: float(row[key]) for key in keys}
+        Returns
+        -------
+        dict
+            :data:`PAIRED_KEYS`: the mean difference, its standard error and 95 % CI,
+            P(a cheaper than b) (a tie counts one half, as in P(cheapest)) and the
+            standard error an unpaired comparison would have had; the same numbers as
+            the row of :func:`sim.analysis.paired_comparison` (both are
+            :func:`sim.core.stats.paired_difference`).
+
+        Raises
+        ------
+        ValueError
+            If ``a`` or ``b`` is not one of the run's operating models.
+        """
+        totals = self.totals(measure, npv)
+        ia, ib = model_index(self.model_names, a), model_index(self.model_names, b)
+        difference = paired_difference(totals[ia], totals[ib])
+        return {key: difference[key] for key in PAIRED_KEYS}
 
     # -- output ------------------------------------------------------------------
     def metadata(self) -> dict[str, str]:
@@ -560,18 +582,17 @@ def _of(count: int, total: int) -> str:
     return f"{count:,} of {total:,} replications ({_percent(count / total)})"
 
 
-def cvar(values: np.ndarray, level: float = 0.95, axis: int = -1) -> np.ndarray:
-    """Conditional value at risk: the mean of the worst ``1 - level`` share of costs.
+def model_index(names: Sequence[str], name: str) -> int:
+    """Position of operating model ``name`` in ``names``.
 
-    The upper tail is the bad one for costs. Uses the ``ceil(n (1 - level))``
-    largest values, so it is defined for any sample size and equals the maximum
-    when fewer than ``1 / (1 - level)`` replications are available.
+    Raises
+    ------
+    ValueError
+        Naming the models there are, if ``name`` is not one of them.
     """
-    values = np.moveaxis(np.asarray(values, dtype=float), axis, -1)
-    n = values.shape[-1]
-    k = max(1, math.ceil(n * (1.0 - level) - 1e-9))
-    worst = np.partition(values, n - k, axis=-1)[..., n - k :]
-    return worst.mean(axis=-1)
+    if name not in names:
+        raise ValueError(f"operating_model = {name!r}: must be one of {', '.join(names)}")
+    return list(names).index(name)
 
 
 def _codes(column: pd.Series, names: Sequence[str]) -> np.ndarray:
@@ -579,12 +600,6 @@ def _codes(column: pd.Series, names: Sequence[str]) -> np.ndarray:
     values = column if isinstance(column.dtype, pd.CategoricalDtype) else column.astype("category")
     lookup = np.append(pd.Index(list(names)).get_indexer(values.cat.categories.astype(str)), -1)
     return lookup[values.cat.codes.to_numpy(np.int64)]  # code -1 (missing) picks the appended -1
-
-
-def _share_cheapest(totals: np.ndarray) -> np.ndarray:
-    """Share of replications in which each model is cheapest; ties split evenly."""
-    is_min = totals == totals.min(axis=0, keepdims=True)
-    return (is_min / is_min.sum(axis=0, keepdims=True)).mean(axis=1)
 
 
 def config_digest(plain: Mapping[str, Any]) -> str:

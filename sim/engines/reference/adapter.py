@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+from sim.core.choices import TEAM
 from sim.core.ledger import CAT
 from sim.core.rng import Stream, exponential_time
 from sim.engines.reference.resources import INCIDENT, PIPELINE
@@ -23,8 +24,6 @@ from sim.engines.reference.resources import INCIDENT, PIPELINE
 if TYPE_CHECKING:
     from sim.engines.reference.replication import Replication
 
-TEAM = 0
-VENDOR = 1
 SEV2 = 1  # a bad rollout degrades service like a sev2 incident
 
 

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from sim.core.choices import TEAM
 from sim.core.ledger import CAT, DAYS_PER_MONTH
 from sim.core.rng import Stream
 from sim.engines.reference.resources import INCIDENT
 
 if TYPE_CHECKING:
     from sim.engines.reference.replication import Replication
-
-TEAM = 0
 
 
 class Deployment:

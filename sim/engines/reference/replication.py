@@ -18,6 +18,7 @@ import simpy
 
 from models.compile import CompiledRun
 from models.schema import GPU_CLASSES
+from sim.core.choices import DETERMINISTIC, SHARED, SPOT, TEAM
 from sim.core.ledger import CAT, DAYS_PER_MONTH, DAYS_PER_YEAR, HOURS_PER_YEAR, CostBook, month_of, tokens_per_adapter_year_m
 from sim.core.metrics import METRICS
 from sim.core.rng import Stream, arrival_gap, keyed_event, keyed_uniform
@@ -25,11 +26,6 @@ from sim.engines.capacity import platform_fte_counted, reserved_gpus_paid, reser
 from sim.engines.reference.adapter import Adapter
 from sim.engines.reference.incidents import Deployment, check_sla_month, sla_credits
 from sim.engines.reference.resources import EngineerPool, FifoPool, GpuPool
-
-TEAM = 0
-SHARED = 1
-SPOT = 1
-DETERMINISTIC = 1
 
 TRACE_COLUMNS = ("time_days", "event", "entity", "value", "detail")
 

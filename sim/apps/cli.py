@@ -229,11 +229,11 @@ def _run(plain: dict, out: Path, multirun: bool) -> tuple[list[Path], str, str |
         raise
     written += [f for chart in charts for f in chart.files]
     if output["excel"]:
-        from sim.outputs.export import write_excel
+        from sim.outputs.workbook import write_excel
 
         written.append(write_excel(results, out / "results.xlsx"))
     if output["deck"]:
-        from sim.outputs.export import write_deck
+        from sim.outputs.deck import write_deck
 
         written.append(write_deck(results, [(chart.png, chart.title) for chart in charts], out / "results.pptx"))
     paired = format_paired(results)

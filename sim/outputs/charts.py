@@ -20,8 +20,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from sim.core.labels import model_label, money, number, parameter_label, short_model_label
+from sim.core.labels import model_label, money, number, parameter_label, percent, short_model_label
 from sim.core.ledger import CATEGORIES, DAYS_PER_YEAR
+from sim.core.stats import Z95, ci95, describe, mean_and_se, quantile_name
 from sim.run.results import Results
 
 # Okabe-Ito: distinguishable with every common colour-vision deficiency.
@@ -119,7 +120,7 @@ def _finish(fig, note: str) -> None:
 def footnote(results: Results, extra: str = "") -> str:
     """The footnote of a one-run chart: size, seed, engine, accounting basis, ``extra``,
     and the run's warnings in a few words (:meth:`Results.short_warnings`)."""
-    size = f"{results.costs.shape[1]:,} replications x {results.horizon_years} years"
+    size = f"{number(results.costs.shape[1])} replications x {results.horizon_years} years"
     text = f"{size}, seed {results.seed}, engine {results.engine}, {results.accounting_basis.replace('_', ' ')} costs"
     return _with_warnings(f"{text}; {extra}" if extra else text, results.short_warnings())
 
@@ -127,7 +128,7 @@ def footnote(results: Results, extra: str = "") -> str:
 def provenance(replications: int, horizon_years: int, seed: int, extra: str = "", warnings: Sequence[str] = ()) -> str:
     """The footnote of a study chart; ``warnings`` (e.g. :meth:`Results.short_warnings`
     of the points) are added in a few words."""
-    text = f"{replications:,} replications x {horizon_years} years per point, seed {seed}; common random numbers across points"
+    text = f"{number(replications)} replications x {horizon_years} years per point, seed {seed}; common random numbers across points"
     return _with_warnings(f"{text}; {extra}" if extra else text, warnings)
 
 
@@ -146,6 +147,7 @@ def _money_axis(axis) -> None:
 def tco_distribution(results: Results, measure: str = "tco"):
     """ECDF of total cost per operating model, p05 / p50 / p95 marked."""
     totals = results.totals(measure)
+    stats = [describe(values) for values in totals]
     fig, ax = plt.subplots()
     for m, name in enumerate(results.model_names):
         values = np.sort(totals[m])
@@ -154,15 +156,16 @@ def tco_distribution(results: Results, measure: str = "tco"):
         colour = model_colour(name)
         ax.step(values[keep], shares[keep], where="post", color=colour, label=results.model_labels[m])
         for q, marker in ((0.05, "<"), (0.5, "o"), (0.95, ">")):
-            ax.plot(np.quantile(values, q), q, marker, color=colour, ms=10)
+            ax.plot(stats[m][quantile_name(q)], q, marker, color=colour, ms=10)
     best = int(np.argmin(totals.mean(axis=1)))
     share = results.summary()[f"p_cheapest_{measure}"].iloc[best]
     what = "TCO" if measure == "tco" else "economic cost"
-    p05, p95 = np.quantile(totals[best], (0.05, 0.95))
+    top = stats[best]
     _title(
         ax,
         f"{short_model_label(results.model_names[best])} has the lowest expected {results.horizon_years}-year {what} "
-        f"({money(totals[best].mean())}, 90 % of futures {money(p05)}–{money(p95)}); cheapest in {share:.0%} of simulated futures",
+        f"({money(top['mean'])}, 90 % of futures {money(top['p05'])}–{money(top['p95'])}); "
+        f"cheapest in {percent(share)} of simulated futures",
     )
     ax.set_xlabel(f"{what} over {results.horizon_years} years (USD, undiscounted)")
     ax.set_ylabel("share of futures at or below")
@@ -197,7 +200,7 @@ def cost_breakdown(results: Results):
     team = table[[c for c in CATEGORIES if absorbed_by(c) == "team"]].sum(axis=1)
     vendor = table[[c for c in CATEGORIES if absorbed_by(c) == "vendor"]].sum(axis=1)
     tco = team + vendor
-    parts = [f"{short_model_label(n)}: {team[n] / tco[n]:.0%} team, {vendor[n] / tco[n]:.0%} vendor" for n in results.model_names]
+    parts = [f"{short_model_label(n)}: {percent(team[n] / tco[n])} team, {percent(vendor[n] / tco[n])} vendor" for n in results.model_names]
     _title(ax, "Who pays: " + "; ".join(parts))
     ax.set_xticks(x, [textwrap.fill(results.model_labels[i], 24) for i in range(len(x))])
     ax.set_ylabel(f"mean cost over {results.horizon_years} years (USD)")
@@ -235,7 +238,7 @@ def cost_by_year(results: Results):
     total = table.groupby("operating_model")[["one_time_mean", "recurring_mean"]].sum()
     recurring = total["recurring_mean"] / total.sum(axis=1)
     low, high = recurring.min(), recurring.max()
-    share = f"{low:.0%}" if round(low, 2) == round(high, 2) else f"{low:.0%}–{high:.0%}"
+    share = percent(low) if percent(low) == percent(high) else f"{percent(low)}–{percent(high)}"
     _title(ax, f"Recurring costs are {share} of {years}-year TCO: set-up is paid once, operations every year")
     ax.set_xticks(range(years), [f"year {y + 1}" for y in range(years)])
     ax.set_ylabel("mean TCO in the year (USD)")
@@ -250,24 +253,21 @@ def convergence(results: Results):
     """Running mean TCO of each operating model against replications, with its 95 % CI."""
     totals = results.totals()
     n = totals.shape[1]
-    counts = np.arange(1, n + 1)
     fig, ax = plt.subplots()
     worst = 0.0
+    # ~400 log-spaced sample sizes draw the same picture as every replication, much faster
+    at = np.unique(np.geomspace(min(10, n), n, 400).astype(int))
     for m, name in enumerate(results.model_names):
         values = totals[m]
-        mean = np.cumsum(values) / counts
-        second = np.cumsum(values**2) / counts
-        var = np.clip(second - mean**2, 0, None) * counts / np.maximum(counts - 1, 1)
-        half = 1.96 * np.sqrt(var / counts)
-        # ~400 log-spaced points draw the same picture as every replication, much faster
-        at = np.unique(np.geomspace(min(10, n), n, 400).astype(int)) - 1
+        mean, se = np.array([mean_and_se(values[:k]) for k in at]).T  # the summary's mean and SE at each size
+        low, high = ci95(mean, se)
         colour = model_colour(name)
-        ax.plot(counts[at], mean[at], color=colour, label=results.model_labels[m])
-        ax.fill_between(counts[at], (mean - half)[at], (mean + half)[at], color=colour, alpha=0.2)
-        worst = max(worst, half[-1] / abs(mean[-1]) if mean[-1] else np.inf)
+        ax.plot(at, mean, color=colour, label=results.model_labels[m])
+        ax.fill_between(at, low, high, color=colour, alpha=0.2)
+        worst = max(worst, Z95 * se[-1] / abs(mean[-1]) if mean[-1] else np.inf)
     ax.set_xscale("log")
-    ax.xaxis.set_major_formatter(lambda v, _pos: f"{v:,.0f}")
-    _title(ax, f"After {n:,} replications every mean TCO is known within ±{worst:.1%} (95 % CI)")
+    ax.xaxis.set_major_formatter(lambda v, _pos: number(v))
+    _title(ax, f"After {number(n)} replications every mean TCO is known within ±{percent(worst, 1)} (95 % CI)")
     ax.set_xlabel("replications")
     ax.set_ylabel("running mean TCO (USD)")
     _money_axis(ax.yaxis)
@@ -387,7 +387,7 @@ def break_even_chart(result, footnote: str, model_names: tuple[str, ...] = ()):
     if result.crossing is not None:
         lo = x[0] if np.isinf(result.ci_low) else result.ci_low
         hi = x[-1] if np.isinf(result.ci_high) else result.ci_high
-        ax.axvspan(lo, hi, color=model_colour(result.b), alpha=0.18, label=f"{result.confidence:.0%} CI of the break-even")
+        ax.axvspan(lo, hi, color=model_colour(result.b), alpha=0.18, label=f"{percent(result.confidence)} CI of the break-even")
         ax.axvline(result.crossing, color="#D55E00", lw=2.2, ls="--", label=f"break-even ≈ {number(result.crossing)}")
     hint = {"fontsize": 12, "color": "0.3", "transform": ax.get_yaxis_transform(), "ha": "left"}  # x in axes, y in USD
     ax.text(0.01, 0.0, f"▲ above 0: {short_model_label(result.b)} cheaper", va="bottom", **hint)
@@ -410,7 +410,7 @@ def p_cheaper_chart(result, footnote: str):
     ax.plot(x, curve["p_a_cheaper"], "o-", color=model_colour(result.a))
     ax.axhline(0.5, color="0.5", lw=1.2, ls=":")
     ax.set_ylim(-0.02, 1.02)
-    ax.yaxis.set_major_formatter(lambda v, _pos: f"{v:.0%}")
+    ax.yaxis.set_major_formatter(lambda v, _pos: percent(v))
     a, b = short_model_label(result.a), short_model_label(result.b)
     what = parameter_label(result.parameter)
     above = curve.loc[curve["p_a_cheaper"] >= 0.5, result.parameter]
@@ -438,7 +438,7 @@ def decision_map_chart(frame: pd.DataFrame, x: str, y: str, footnote: str, model
         i, j = xs.index(cell[x]), ys.index(cell[y])
         strength = float(cell["p_cheapest"])
         ax.add_patch(plt.Rectangle((i - 0.5, j - 0.5), 1, 1, color=model_colour(cell["cheapest"]), alpha=0.25 + 0.75 * strength))
-        ax.text(i, j, f"{strength:.0%}", ha="center", va="center", fontsize=15, color="black" if strength < 0.8 else "white")
+        ax.text(i, j, percent(strength), ha="center", va="center", fontsize=15, color="black" if strength < 0.8 else "white")
     ax.set_xlim(-0.5, len(xs) - 0.5)
     ax.set_ylim(-0.5, len(ys) - 0.5)
     ax.set_xticks(range(len(xs)), [number(v) for v in xs])
@@ -465,6 +465,7 @@ def tornado_chart(frame: pd.DataFrame, footnote: str, top: int = 12):
     """Response at each input's low and high quantile, widest swing on top."""
     rows = frame.head(top).iloc[::-1]
     base = float(frame["base"].iloc[0])
+    low, high = quantile_name(float(frame["low_quantile"].iloc[0])), quantile_name(float(frame["high_quantile"].iloc[0]))
     fig, ax = plt.subplots()
     y = np.arange(len(rows))
     ax.barh(
@@ -472,14 +473,14 @@ def tornado_chart(frame: pd.DataFrame, footnote: str, top: int = 12):
         rows["response_at_low"].to_numpy() - base,
         left=base,
         color=PALETTE[4],
-        label=f"input at p{round(frame['low_quantile'].iloc[0] * 100)}",
+        label=f"input at {low}",
     )
     ax.barh(
         y,
         rows["response_at_high"].to_numpy() - base,
         left=base,
         color=PALETTE[5],
-        label=f"input at p{round(frame['high_quantile'].iloc[0] * 100)}",
+        label=f"input at {high}",
     )
     ax.axvline(base, color="0.3", lw=1.2)
     ax.set_yticks(y, [textwrap.shorten(v.split(".", 1)[-1], 46) for v in rows["input"]], fontsize=12)
@@ -487,7 +488,7 @@ def tornado_chart(frame: pd.DataFrame, footnote: str, top: int = 12):
     ax.set_xlabel(f"mean {frame['response'].iloc[0]} (USD)")
     ax.grid(axis="y", visible=False)
     lead = frame.iloc[0]
-    _title(ax, f"{lead['input'].split('.', 1)[-1]} moves the answer most: {money(abs(lead['swing']))} between its p10 and p90")
+    _title(ax, f"{lead['input'].split('.', 1)[-1]} moves the answer most: {money(abs(lead['swing']))} between its {low} and {high}")
     ax.legend(loc="lower right")
     _finish(fig, footnote)
     return fig

@@ -182,7 +182,7 @@ def test_an_idle_paid_reserved_gpu_is_warned_about_and_a_busy_one_is_not():
     assert idle.metrics["reserved_gpu_utilization"].iloc[0] < 0.01
     assert busy.metrics["reserved_gpu_utilization"].iloc[0] > 0.15
     (warning,) = idle.capacity_warnings()["m"]
-    assert "reserved training GPUs" in warning and "under 10%" in warning
+    assert "reserved training GPUs" in warning and "under 10 %" in warning
     assert idle.summary()["warnings"].iloc[0] == warning
     assert f"warning: m: {warning}" in format_summary(idle)
     assert busy.capacity_warnings() == {"m": []} and busy.summary()["warnings"].iloc[0] == ""
@@ -197,7 +197,7 @@ def test_an_existing_idle_reserved_gpu_is_not_paid_capacity():
 
 def test_an_idle_serving_fleet_is_warned_about():
     idle = simulate(_serving("h100", 10.0, 2))  # 240 busy of 17,520 paid GPU-hours
-    assert any("serving GPUs are busy 1.4%" in w for w in idle.capacity_warnings()["m"])
+    assert any("serving GPUs are busy 1.4 %" in w for w in idle.capacity_warnings()["m"])
     assert simulate(_serving("l4", 100.0)).capacity_warnings() == {"m": []}  # 37 % busy
 
 

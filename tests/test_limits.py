@@ -24,6 +24,7 @@ import pytest
 from models.errors import ConfigError
 from models.validate import ENGINE_RANGES
 from sim import load_config
+from sim.core.labels import percent
 from sim.core.metrics import METRICS
 from sim.outputs import charts as plots
 from sim.run import runner
@@ -67,21 +68,21 @@ def _one_line(text: str) -> str:
 def test_truncation_is_told_in_the_summary_metadata_and_footnotes(truncated):
     (warning,) = truncated.run_warnings()["m"]
     assert warning == (
-        "20 of 20 replications (100.0%) stopped at the event cap (engine.max_events_per_replication = 1,000); "
+        "20 of 20 replications (100.0 %) stopped at the event cap (engine.max_events_per_replication = 1,000); "
         "their costs cover only part of the horizon"
     )
     assert truncated.summary()["warnings"].iloc[0] == warning
     assert json.loads(truncated.metadata()["lora_tco.warnings"]) == {"m": [warning]}
     assert truncated.warnings() == {"m": [warning]}
     assert truncated.truncated_share() == 1.0
-    assert "warning: 100.0% of replications truncated at the event cap" in plots.footnote(truncated)
+    assert "warning: 100.0 % of replications truncated at the event cap" in plots.footnote(truncated)
 
 
 def test_too_many_truncated_replications_refuse_the_run_unless_allowed(truncated):
     refusal = check_truncation(truncated)
     assert refusal == (
-        "lora-tco: 100.0% of replications (20 of 20) of m stopped at the event cap (engine.max_events_per_replication = 1,000), "
-        "more than the 1% allowed; the results are not a 1-year TCO. Raise engine.max_events_per_replication, fix the input "
+        "lora-tco: 100.0 % of replications (20 of 20) of m stopped at the event cap (engine.max_events_per_replication = 1,000), "
+        "more than the 1 % allowed; the results are not a 1-year TCO. Raise engine.max_events_per_replication, fix the input "
         "that makes events explode, or set engine.allow_truncated=true to keep them"
     )
     assert check_truncation(truncated, allow=True) is None
@@ -100,7 +101,7 @@ def test_the_truncation_limit_is_a_share_of_each_models_replications(stable):
         assert flagged.truncated_share() == k / n
         label = stable.model_labels[1]
         assert (
-            f"{k} of {n:,} replications ({k / n:.1%}) stopped at the event cap"
+            f"{k} of {n:,} replications ({percent(k / n, 1)}) stopped at the event cap"
             in flagged.summary().set_index("label").loc[label, "warnings"]
         )
     assert f"of {label} stopped" in check_truncation(flagged)
@@ -117,10 +118,10 @@ def test_an_unstable_queue_is_told():
     model = operating_model(training__gpu_hours=exponential(48.0), gpu_pool__reserved=1)  # offered load ~5.5 GPUs on 1
     results = simulate(config({"m": model}, replications=5, adapters=20, drift_rate_per_adapter_year=50.0, refresh_interval_days=0))
     (warning,) = results.run_warnings()["m"]
-    assert warning.startswith("the GPU pool queue was unstable in 5 of 5 replications (100.0%): work was still waiting at the end")
+    assert warning.startswith("the GPU pool queue was unstable in 5 of 5 replications (100.0 %): work was still waiting at the end")
     assert results.summary()["warnings"].iloc[0] == warning
-    assert results.short_warnings() == ["GPU pool queue unstable in 100.0% of replications"]
-    assert "GPU pool queue unstable in 100.0% of replications" in plots.provenance(5, 1, 7, warnings=results.short_warnings())
+    assert results.short_warnings() == ["GPU pool queue unstable in 100.0 % of replications"]
+    assert "GPU pool queue unstable in 100.0 % of replications" in plots.provenance(5, 1, 7, warnings=results.short_warnings())
     assert check_truncation(results) is None  # unstable but not truncated: told, not refused
 
 

@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 from models.compile import ACCOUNTING_BASES, accounting_basis
 from models.errors import ConfigError
 from sim.core import interrupt
+from sim.core.labels import percent
 from sim.core.ledger import CATEGORIES, TCO_MASK
 from sim.core.metrics import METRICS
 from sim.core.stats import QUANTILES, describe, paired_difference, quantile_name, share_cheapest
@@ -307,13 +308,14 @@ class Results:
                 busy = float(x[:, metric["reserved_gpu_utilization"]].mean())
                 if busy < IDLE_UTILIZATION:
                     found.append(
-                        f"reserved training GPUs are paid for all year but busy {busy:.1%} of the time (under {IDLE_UTILIZATION:.0%})"
+                        f"reserved training GPUs are paid for all year but busy {percent(busy, 1)} of the time "
+                        f"(under {percent(IDLE_UTILIZATION)})"
                     )
             billed = x[:, metric["serving_gpu_hours"]]
             if self.costs[m, :, :, CATEGORIES.index("gpu_serving")].sum() > 0 and billed.sum() > 0:
                 busy = float((x[:, metric["serving_utilization"]] * billed).sum() / billed.sum())
                 if busy < IDLE_UTILIZATION:
-                    found.append(f"serving GPUs are busy {busy:.1%} of their paid hours (under {IDLE_UTILIZATION:.0%})")
+                    found.append(f"serving GPUs are busy {percent(busy, 1)} of their paid hours (under {percent(IDLE_UTILIZATION)})")
             out[name] = found
         return out
 
@@ -371,11 +373,11 @@ class Results:
         out = []
         k = int(self.flagged("truncated").max())
         if k:
-            out.append(f"{_percent(k / n)} of replications truncated at the event cap")
+            out.append(f"{percent(k / n, 1)} of replications truncated at the event cap")
         for metric, (queue, _servers) in UNSTABLE_QUEUES.items():
             k = int(self.flagged(metric).max())
             if k:
-                out.append(f"{queue} unstable in {_percent(k / n)} of replications")
+                out.append(f"{queue} unstable in {percent(k / n, 1)} of replications")
         return out
 
     def first_non_finite(self) -> tuple[int, int, str, int | None] | None:
@@ -516,14 +518,14 @@ def check_truncation(results: Results, allow: bool | None = None) -> str | None:
     where = _event_cap(results.config)
     truncated = results.metrics_array[worst, :, METRICS.index("truncated")] > 0
     queues = [
-        f"the {queue} was unstable in {_percent(share)} of them"
+        f"the {queue} was unstable in {percent(share, 1)} of them"
         for metric, (queue, _servers) in UNSTABLE_QUEUES.items()
         if (share := float((results.metrics_array[worst, truncated, METRICS.index(metric)] > 0).mean())) > 0
     ]
     why = "".join(f"; {q}" for q in queues)
     return (
-        f"lora-tco: {_percent(counts[worst] / n)} of replications ({int(counts[worst]):,} of {n:,}) of {who} stopped at the "
-        f"event cap ({where}{why}), more than the {TRUNCATION_LIMIT:.0%} allowed; the results are not a "
+        f"lora-tco: {percent(counts[worst] / n, 1)} of replications ({int(counts[worst]):,} of {n:,}) of {who} stopped at the "
+        f"event cap ({where}{why}), more than the {percent(TRUNCATION_LIMIT)} allowed; the results are not a "
         f"{results.horizon_years}-year TCO. Raise engine.max_events_per_replication, fix the input that makes events "
         "explode, or set engine.allow_truncated=true to keep them"
     )
@@ -570,16 +572,9 @@ def _event_cap(config: Mapping | None) -> str:
     return "engine.max_events_per_replication" + (f" = {cap:,}" if isinstance(cap, int) else "")
 
 
-def _percent(share: float) -> str:
-    """A share as a percentage with one decimal, never rounded to 0 % or 100 % when it is neither."""
-    if 0 < share < 0.0005:
-        return "<0.1%"
-    return ">99.9%" if 0.9995 <= share < 1 else f"{share:.1%}"
-
-
 def _of(count: int, total: int) -> str:
-    """``12 of 1,000 replications (1.2%)``."""
-    return f"{count:,} of {total:,} replications ({_percent(count / total)})"
+    """``12 of 1,000 replications (1.2 %)``."""
+    return f"{count:,} of {total:,} replications ({percent(count / total, 1)})"
 
 
 def model_index(names: Sequence[str], name: str) -> int:

@@ -196,7 +196,8 @@ def test_an_export_without_its_extra_is_a_one_line_config_error(monkeypatch):
     import importlib.util
 
     from models.errors import ConfigError
-    from sim.run.config import check_extras, validate
+    from sim.apps.commandline import check_extras
+    from sim.run.config import validate
 
     plain = validate(load_config(["output.excel=true"]))
     real = importlib.util.find_spec

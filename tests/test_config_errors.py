@@ -29,8 +29,9 @@ from hydra.core.plugins import Plugins
 from models.errors import ConfigError, ConfigFileError
 from models.schema import EventDist, OperatingModelConfig, ScenarioConfig, SeverityMix
 from models.validate import MODEL_RANGES, SCENARIO_RANGES, Cap, validate_config
-from sim.run import config
-from sim.run.config import CONFIG_DIR, check_command_line, check_sweep, group_options, load_config, to_plain
+from sim.apps import commandline
+from sim.apps.commandline import check_command_line, check_sweep
+from sim.run.config import CONFIG_DIR, group_options, load_config, to_plain
 
 SM = "operating_model.self_managed_lora"
 
@@ -233,16 +234,16 @@ def test_sweep_jobs_follow_the_basic_sweepers_order() -> None:
     parser = OverridesParser.create()
     items = ["scenario.adapters=1,2,3", "seed=4", "scenario.engineers=range(1,3)", "scenario.adapters=5,6"]
     parsed = parser.parse_overrides(items)
-    axes, swept = config._sweep_axes(parsed)
+    axes, swept = commandline._sweep_axes(parsed)
     expected = BasicSweeper.split_arguments(parsed, None)[0]
-    assert [config._job(axes, n) for n in range(math.prod(map(len, axes)))] == expected
+    assert [commandline._job(axes, n) for n in range(math.prod(map(len, axes)))] == expected
     assert swept == [True, False, True]
 
 
 def test_past_the_limit_each_swept_value_is_checked_once(monkeypatch) -> None:
     sizes = [3, 1, 4]
-    monkeypatch.setattr(config, "SWEEP_CHECK_LIMIT", 5)
-    numbers = config._jobs_to_check(sizes)
+    monkeypatch.setattr(commandline, "SWEEP_CHECK_LIMIT", 5)
+    numbers = commandline._jobs_to_check(sizes)
     combos = list(itertools.product(*(range(s) for s in sizes)))
     picked = [combos[n] for n in numbers]
     for axis, size in enumerate(sizes):
@@ -252,7 +253,7 @@ def test_past_the_limit_each_swept_value_is_checked_once(monkeypatch) -> None:
 
 
 def test_a_large_sweep_names_the_job_the_bad_value_would_have_been(monkeypatch) -> None:
-    monkeypatch.setattr(config, "SWEEP_CHECK_LIMIT", 4)
+    monkeypatch.setattr(commandline, "SWEEP_CHECK_LIMIT", 4)
     with pytest.raises(ConfigError) as caught:
         check_sweep(["scenario.adapters=1,2,100001", "scenario.engineers=1,2,3"])
     assert str(caught.value).startswith("scenario.adapters = 100001: ")

@@ -330,3 +330,32 @@ def test_merge_into_an_output_that_is_a_file_is_one_line(scenarios) -> None:
     found = scenarios["merge"].result()
     line = _one_error_line(found["output-file"], "lora-tco-merge")
     assert "a-file: exists and is not a folder" in line, line
+
+
+# --- in process: the folder is read from the one parse of the command line ------------
+
+
+@pytest.mark.parametrize("flag", [("--config-dir", "{dir}"), ("-cd", "{dir}"), ("--config-dir={dir}",), ("-cd={dir}",)])
+def test_every_spelling_of_config_dir_names_the_same_run_folder(tmp_path: Path, flag: tuple[str, ...]) -> None:
+    from sim.apps.commandline import check_command_line
+
+    user = tmp_path / "configs"
+    user.mkdir()
+    given = [a.replace("{dir}", str(user)) for a in flag]
+    command = check_command_line([*given, f"hydra.run.dir={tmp_path / 'out'}", REPS])
+    assert command.arguments.overrides is not None
+    assert command.arguments.overrides[0] == f"hydra.searchpath=[file://{user.resolve()}]"
+    assert command.overrides == [command.arguments.overrides[0], REPS]  # Hydra's own nodes are not validated
+    target = jobs.run_folder(command)
+    assert target is not None and (target.key, target.path) == ("hydra.run.dir", tmp_path / "out")
+
+
+def test_a_flag_lora_tco_does_not_read_leaves_the_folder_to_hydra(tmp_path: Path) -> None:
+    from sim.apps.commandline import check_command_line
+
+    command = check_command_line(["--cfg", "job", f"hydra.run.dir={tmp_path / 'out'}"])
+    assert command.arguments.overrides is None and command.plain is None
+    assert jobs.run_folder(command) is None
+    sweep = check_command_line(["-m", "scenario.adapters=1,2", f"hydra.sweep.dir={tmp_path / 'sweep'}"])
+    target = jobs.run_folder(sweep)
+    assert sweep.multirun and target is not None and (target.key, target.path) == ("hydra.sweep.dir", tmp_path / "sweep")

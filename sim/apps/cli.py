@@ -13,110 +13,22 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from models.compile import ACCOUNTING_BASES
-from models.errors import ConfigError
 from models.schema import register_configs
+from sim.analysis import paired_comparison
 from sim.apps import jobs
-from sim.apps.background import Background, BackgroundError
+from sim.apps.background import Background
+from sim.apps.commandline import check_command_line, check_extras
+from sim.apps.errors import CommandFailed, describe_failure, fail
 from sim.apps.studies import run_study, totals_table
 from sim.core import interrupt
 from sim.core.interrupt import DEBUG_ENV, FolderRollback, Interrupted, debug_mode, debug_requested, signals_raise
-from sim.core.labels import text_table, usd_unit
 from sim.core.packaged import CONFIG_DIR
-from sim.run.config import COMPOSE_ERRORS, check_command_line, check_extras, friendly_error, validate
+from sim.outputs.terminal import format_paired, format_summary
+from sim.run.config import validate
 from sim.run.results import Results, atomic_write, check_truncation, write_parquet
 from sim.run.runner import check_run_memory, simulate
 
-
-def _size(results: Results, replications: int) -> str:
-    if results.shard:
-        total = results.config.get("replications", replications) if results.config else replications
-        return f"shard {results.shard}: {replications:,} of {int(total):,} replications"
-    return f"{replications:,} replications"
-
-
-SUMMARY_COLUMNS = (
-    ("TCO mean", "tco_mean"),
-    ("p05", "tco_p05"),
-    ("p50", "tco_p50"),
-    ("p95", "tco_p95"),
-    ("econ mean", "economic_mean"),
-    ("econ p05", "economic_p05"),
-    ("econ p95", "economic_p95"),
-)
-
-
-def format_summary(results: Results) -> str:
-    """The summary as a text table, in USD thousands or millions (whichever keeps the
-    numbers readable), columns as wide as their widest cell."""
-    s = results.summary()
-    divisor, unit, decimals = usd_unit(s[[key for _, key in SUMMARY_COLUMNS]].to_numpy().ravel())
-    rows = [
-        [r["label"], *(f"{r[key] / divisor:,.{decimals}f}" for _, key in SUMMARY_COLUMNS), f"{r['p_cheapest_tco']:.0%}"]
-        for _, r in s.iterrows()
-    ]
-    lines = [
-        f"lora-tco: {_size(results, int(s['replications'].iloc[0]))} x {results.horizon_years} years, seed {results.seed} "
-        f"({unit}, undiscounted; economic = TCO + downtime + staleness)",
-        f"accounting basis: {ACCOUNTING_BASES[results.accounting_basis]}",
-        *text_table(["operating model", *(name for name, _ in SUMMARY_COLUMNS), "P(cheapest)"], rows),
-    ]
-    labels = dict(zip(results.model_names, results.model_labels, strict=True))
-    for name, found in results.warnings().items():
-        lines += [f"warning: {labels[name]}: {text}" for text in found]
-    return "\n".join(lines)
-
-
-def format_paired(results: Results) -> str:
-    """Each other model against the cheapest on average: the paired difference with its
-    95 % CI, beside the CI an unpaired comparison of the same runs would give."""
-    from sim.analysis import paired_comparison
-
-    if len(results.model_names) < 2 or results.costs.shape[1] < 2:
-        return ""
-    means = results.totals().mean(axis=1)
-    best = results.model_names[int(means.argmin())]
-    label = dict(zip(results.model_names, results.model_labels, strict=True))
-    lines = [f"paired on common random numbers, against the cheapest on average ({label[best]}), USD thousands:"]
-    for name in results.model_names:
-        if name == best:
-            continue
-        r = paired_comparison(results, name, best).iloc[0]
-        half, unpaired = 1.96 * r["se"] / 1e3, 1.96 * r["unpaired_se"] / 1e3
-        lines.append(
-            f"  {label[name]}: {r['mean_difference'] / 1e3:+,.0f} more (95 % CI ±{half:,.1f}; "
-            f"an unpaired comparison: ±{unpaired:,.1f}, {r['se_ratio']:.1f}x wider); cheaper in {r['p_a_cheaper']:.0%} of replications"
-        )
-    return "\n".join(lines)
-
-
-class RunFailed(Exception):
-    """A run that cannot finish, told in one line (:attr:`exit_code`: 1 a failure, 2 bad input)."""
-
-    def __init__(self, message: str, exit_code: int = 1) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
-
-
-def describe_failure(exc: BaseException) -> tuple[str, int]:
-    """One line for a failure, and the exit code: 2 for bad input, 1 otherwise."""
-    if isinstance(exc, RunFailed):
-        return str(exc), exc.exit_code
-    if isinstance(exc, ConfigError):
-        return str(exc), 2
-    if isinstance(exc, COMPOSE_ERRORS):
-        return str(friendly_error(exc)), 2
-    if isinstance(exc, OSError):
-        path = exc.filename or ""
-        reason = exc.strerror or " ".join(str(exc).split())
-        return (f"{path}: {reason}" if path else reason), 1
-    if isinstance(exc, BackgroundError):
-        return f"drawing the charts failed: {exc}", 1
-    detail = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {detail} (unexpected: {DEBUG_HINT})", 1
-
-
-DEBUG_HINT = "run again with --debug or LORA_TCO_DEBUG=1 for the traceback"
+PROGRAM = "lora-tco"
 
 
 class JobFailed(RuntimeError):
@@ -135,7 +47,7 @@ class RunOutcome:
 
     owner_pid: int = field(default_factory=os.getpid)
     jobs: list[str] = field(default_factory=list)
-    single_run: RunFailed | None = None  # how a single run (not a sweep) failed
+    single_run: CommandFailed | None = None  # how a single run (not a sweep) failed
 
 
 def _hydra_app(failures: RunOutcome) -> Callable[[], None]:
@@ -159,7 +71,7 @@ def _job(cfg: DictConfig, failures: RunOutcome) -> None:
         plain = validate(cfg)
         claim = jobs.claim(out, plain, multirun)  # holds the folder; removes old markers unless a sweep skips the job
         if claim.skip:
-            print(f"lora-tco: {out.name}: already finished with this config, skipped")
+            print(f"{PROGRAM}: {out.name}: already finished with this config, skipped")
             return
         rollback = FolderRollback(out, keep=(jobs.DONE, jobs.FAILED, jobs.LOCK))
         written, text, refusal = _run(plain, out, multirun)
@@ -169,7 +81,7 @@ def _job(cfg: DictConfig, failures: RunOutcome) -> None:
             rollback = None
             if plain["output"]["print_summary"]:
                 print(text)
-            raise RunFailed(refusal.removeprefix("lora-tco: "), TRUNCATED_EXIT)
+            raise CommandFailed(refusal.removeprefix(f"{PROGRAM}: "), TRUNCATED_EXIT)
         claim.done(plain, written)  # last: it vouches for every file above
         rollback, complete = None, True
         if plain["output"]["print_summary"]:
@@ -189,11 +101,11 @@ def _job(cfg: DictConfig, failures: RunOutcome) -> None:
         outcome = rollback.rollback() if rollback is not None else ""
         if not multirun:
             # Returned, not raised: Hydra would print a line of its own for a raised error.
-            failures.single_run = RunFailed(f"{message}; {outcome}" if outcome else message, code)
+            failures.single_run = CommandFailed(f"{message}; {outcome}" if outcome else message, code)
             return
         jobs.mark_failed(out, message)
         name = f"job {hydra_cfg.job.num} ({' '.join(hydra_cfg.overrides.task) or 'no overrides'})"
-        line = f"lora-tco: {name} failed: {message}"
+        line = f"{PROGRAM}: {name} failed: {message}"
         if os.getpid() != failures.owner_pid:
             raise JobFailed(line) from None
         print(line, file=sys.stderr, flush=True)
@@ -218,8 +130,6 @@ def _run(plain: dict, out: Path, multirun: bool) -> tuple[list[Path], str, str |
         totals = totals_table(results)
         written.append(atomic_write(out / "totals.parquet", lambda p: write_parquet(totals, p, results.metadata())))
         if len(results.model_names) > 1:
-            from sim.analysis import paired_comparison
-
             table = paired_comparison(results)
             written.append(atomic_write(out / "paired_comparison.csv", lambda p: table.to_csv(p, index=False)))
         charts = finish_charts()
@@ -306,14 +216,12 @@ def main() -> None:
                 raise failures.single_run
             if failures.jobs:
                 names = "; ".join(failures.jobs[:4]) + ("; ..." if len(failures.jobs) > 4 else "")
-                raise RunFailed(f"the sweep finished with {len(failures.jobs)} failed job(s): {names}")
+                raise CommandFailed(f"the sweep finished with {len(failures.jobs)} failed job(s): {names}")
     except Interrupted as stop:
         interrupt.handled()
-        print(f"lora-tco: interrupted; {stop.outcome or 'nothing was written'}", file=sys.stderr)
+        print(f"{PROGRAM}: interrupted; {stop.outcome or 'nothing was written'}", file=sys.stderr)
         sys.exit(stop.exit_code)
     except Exception as exc:
         if debug:
             raise
-        message, code = describe_failure(exc)
-        print(f"lora-tco: error: {message}", file=sys.stderr)
-        sys.exit(code)
+        sys.exit(fail(PROGRAM, *describe_failure(exc)))

@@ -36,7 +36,8 @@ from omegaconf.errors import OmegaConfBaseException
 
 from models.errors import ConfigError
 from models.schema import register_configs
-from sim.run.config import CONFIG_DIR, CONFIG_DIR_FLAGS, MULTIRUN_FLAGS, CommandLine
+from sim.apps.commandline import CommandLine
+from sim.core.packaged import CONFIG_DIR
 from sim.run.results import atomic_write, config_digest
 
 try:
@@ -253,24 +254,10 @@ def run_folder(command: CommandLine) -> RunFolder | None:
     folder, a name Hydra fills in at run time, a command that runs nothing (``--cfg``,
     ``--help``, ...) or flags and overrides Hydra should report on itself.
     """
-    multirun = False
-    overrides: list[str] = []
-    args = list(command.args)
-    i = 0
-    while i < len(args):
-        arg = args[i]
-        if arg in MULTIRUN_FLAGS:
-            multirun = True
-        elif arg in CONFIG_DIR_FLAGS and i + 1 < len(args):
-            overrides.append(f"hydra.searchpath=[file://{Path(args[i + 1]).resolve()}]")
-            i += 1
-        elif arg.startswith("--config-dir="):
-            overrides.append(f"hydra.searchpath=[file://{Path(arg.split('=', 1)[1]).resolve()}]")
-        elif arg.startswith("-"):
-            return None
-        else:
-            overrides.append(arg)
-        i += 1
+    overrides = command.arguments.overrides
+    if overrides is None:
+        return None
+    multirun = command.multirun
     parser = OverridesParser.create()
     kept, given = [], {}
     for text in overrides:

@@ -31,7 +31,11 @@ import pyarrow.parquet as pq
 
 from models.validate import parse_shard
 from sim.apps import jobs
+from sim.apps.errors import BAD_INPUT, fail
+from sim.outputs.terminal import format_summary
 from sim.run.results import SAVED_TABLES, Results
+
+PROGRAM = "lora-tco-merge"
 
 # Config keys that cannot change the numbers, so shards may differ in them.
 IGNORED_KEYS = ("shard", "output", "engine.threads")
@@ -247,7 +251,7 @@ def merge_results(paths: Sequence[str | Path]) -> Results:
 def main(argv: Sequence[str] | None = None) -> None:
     """Console entry point ``lora-tco-merge``."""
     parser = argparse.ArgumentParser(
-        prog="lora-tco-merge",
+        prog=PROGRAM,
         description="Merge the run directories of shards (lora-tco ... shard=i/n) into the results of the whole run.",
     )
     parser.add_argument(
@@ -257,20 +261,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--quiet", "-q", action="store_true", help="do not print the summary table")
     args = parser.parse_args(argv)
     if Path(args.output).exists() and not Path(args.output).is_dir():
-        print(f"lora-tco-merge: error: --output {args.output}: exists and is not a folder", file=sys.stderr)
-        sys.exit(2)
+        sys.exit(fail(PROGRAM, f"--output {args.output}: exists and is not a folder", BAD_INPUT))
     try:
         merged = merge_results(args.shards)
         written = merged.save(args.output)
     except MergeError as exc:
-        print(f"lora-tco-merge: error: {exc}", file=sys.stderr)
-        sys.exit(2)
+        sys.exit(fail(PROGRAM, str(exc), BAD_INPUT))
     except OSError as exc:
-        print(f"lora-tco-merge: error: {args.output}: {' '.join(str(exc).split())}", file=sys.stderr)
-        sys.exit(2)
+        sys.exit(fail(PROGRAM, f"{args.output}: {' '.join(str(exc).split())}", BAD_INPUT))
     if not args.quiet:
-        from sim.apps.cli import format_summary
-
         print(format_summary(merged))
         print(f"\nmerged {len(_expand(args.shards))} shards; wrote {', '.join(p.name for p in written)} to {args.output}")
 

@@ -29,7 +29,10 @@ from omegaconf.errors import OmegaConfBaseException
 
 from sim.analysis import Sweep, break_even, decision_table
 from sim.apps import jobs
+from sim.apps.errors import BAD_INPUT, fail, os_error_message
 from sim.run.results import atomic_write
+
+PROGRAM = "lora-tco-report"
 
 MEASURES = ("tco", "economic", "tco_npv", "economic_npv")
 SWEEP_IDENTITY = ("seed", "horizon_years")  # what every job of one sweep shares unless it is swept
@@ -393,7 +396,7 @@ def write(report: SweepReport, output: Path, charts: bool = True) -> list[Path]:
 
 def main(argv: list[str] | None = None) -> int:
     """Console entry point ``lora-tco-report``."""
-    p = argparse.ArgumentParser(prog="lora-tco-report", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog=PROGRAM, description=__doc__.splitlines()[0])
     p.add_argument("multirun_dir", type=Path, help="the sweep folder Hydra wrote (multirun/DATE/TIME)")
     p.add_argument("--output", type=Path, default=None, help="where to write (default: MULTIRUN_DIR/report)")
     p.add_argument("--no-charts", action="store_true")
@@ -404,20 +407,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         report = gather(args.multirun_dir)
     except (FileNotFoundError, ValueError) as exc:
-        print(f"lora-tco-report: error: {exc}", file=sys.stderr)
-        return 2
+        return fail(PROGRAM, str(exc), BAD_INPUT)
     output = args.output or args.multirun_dir / "report"
     if output.exists() and not output.is_dir():
-        print(f"lora-tco-report: error: {output}: exists and is not a folder; give --output a folder", file=sys.stderr)
-        return 2
+        return fail(PROGRAM, f"{output}: exists and is not a folder; give --output a folder", BAD_INPUT)
     try:
         written = write(report, output, charts=not args.no_charts)
     except OSError as exc:
-        reason = exc.strerror or " ".join(str(exc).split())
-        print(f"lora-tco-report: error: {exc.filename or output}: {reason}", file=sys.stderr)
-        return 2
+        return fail(PROGRAM, os_error_message(exc, output), BAD_INPUT)
     done = sum(j.state == "done" for j in report.jobs)
-    print(f"lora-tco-report: {done} of {len(report.jobs)} jobs finished; swept: {', '.join(report.swept) or 'nothing'}")
+    print(f"{PROGRAM}: {done} of {len(report.jobs)} jobs finished; swept: {', '.join(report.swept) or 'nothing'}")
     for _, row in report.break_even.iterrows():
         print(f"  {row['takeaway']}")
     if not report.decision_map.empty:

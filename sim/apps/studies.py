@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from models.errors import ConfigError
+from sim.apps.errors import BAD_INPUT, fail
 from sim.run.config import load_config, validate
 from sim.run.results import atomic_write
 
@@ -64,8 +65,7 @@ def run(body: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> 
         return body(args)
     except (ConfigError, ValueError, KeyError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        print(f"{Path(sys.argv[0]).name}: error: {message}", file=sys.stderr)
-        return 2
+        return fail(Path(sys.argv[0]).name, str(message), BAD_INPUT)
 
 
 def print_table(frame: pd.DataFrame, columns: Sequence[str] | None = None) -> None:

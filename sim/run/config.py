@@ -1,12 +1,13 @@
-"""Compose the Hydra config (the same one the CLI uses) and turn failures into one-line errors."""
+"""Compose the Hydra config (the same one the CLI uses) and turn failures into one-line errors.
+
+Checking a ``lora-tco`` command line (its flags, its sweeps) before Hydra starts is the
+command's business: :mod:`sim.apps.commandline` does it with the composition here.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import copy
 import dataclasses
-import importlib.util
-import math
 import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -14,12 +15,9 @@ from typing import Any
 
 import yaml
 from hydra import compose, initialize_config_dir
-from hydra._internal.config_loader_impl import ConfigLoaderImpl
-from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.config_loader import ConfigLoader
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.core.override_parser.types import Override
 from hydra.errors import HydraException
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf, open_dict
@@ -33,11 +31,6 @@ from sim.core.packaged import CONFIG_DIR
 
 CONFIG_NAME = "config"
 VERSION_BASE = "1.3"
-# A sweep of more jobs than this is checked value by value (each value of each swept key,
-# the other swept keys at their first value) instead of job by job: composing and
-# validating one job takes ~0.1 s, so this bounds the check at about half a minute.
-SWEEP_CHECK_LIMIT = 256
-_BASIC_SWEEPER = f"{BasicSweeper.__module__}.{BasicSweeper.__qualname__}"
 
 COMPOSE_ERRORS = (HydraException, OmegaConfBaseException, yaml.YAMLError)
 
@@ -63,15 +56,23 @@ def load_config(overrides: Sequence[str] = (), config_dir: str | Path | None = N
         With a one-line message naming the field (or file), the value and what is allowed.
     """
     register_configs()
-    directory = _config_folder(config_dir)
+    directory = config_folder(config_dir)
     overrides = normalize_overrides(overrides)
-    with _initialized(directory) as loader:
-        cfg, _ = _compose(loader, directory, overrides)
+    with hydra_session(directory) as loader:
+        cfg, _ = compose_config(loader, directory, overrides)
     validate(cfg)
     return cfg
 
 
-def _config_folder(config_dir: str | Path | None) -> Path:
+def config_folder(config_dir: str | Path | None) -> Path:
+    """The config folder to compose from: ``config_dir`` as an absolute path, or the
+    packaged ``configs/`` when it is ``None``.
+
+    Raises
+    ------
+    ConfigError
+        When ``config_dir`` is not a folder.
+    """
     if config_dir is None:
         return CONFIG_DIR
     directory = Path(config_dir).expanduser().resolve()
@@ -81,17 +82,39 @@ def _config_folder(config_dir: str | Path | None) -> Path:
 
 
 @contextlib.contextmanager
-def _initialized(directory: Path) -> Iterator[ConfigLoader]:
-    """Hydra initialized over ``directory`` for the duration; yields its config loader."""
+def hydra_session(directory: Path) -> Iterator[ConfigLoader]:
+    """Hydra initialized over ``directory`` for the duration; yields its config loader.
+
+    Use as ``with hydra_session(directory) as loader: ...``; compose with
+    :func:`compose_config` inside it.
+    """
     with initialize_config_dir(config_dir=str(directory), version_base=VERSION_BASE, job_name="lora_tco"):
         yield GlobalHydra.instance().config_loader()
 
 
-def _compose(loader: ConfigLoader, directory: Path, overrides: Sequence[str]) -> tuple[DictConfig, DictConfig]:
-    """Compose inside an initialized Hydra: the app config and, split off it, Hydra's own node.
+def compose_config(loader: ConfigLoader, directory: Path, overrides: Sequence[str]) -> tuple[DictConfig, DictConfig]:
+    """Compose inside an initialized Hydra (:func:`hydra_session`): the app config and,
+    split off it, Hydra's own node.
 
-    Refuses ``_target_`` wherever it would come from (an override, a config file); Hydra's
-    failures become one-line :class:`ConfigError`.
+    Parameters
+    ----------
+    loader : ConfigLoader
+        The loader :func:`hydra_session` yields.
+    directory : Path
+        The primary config folder (to name the file a failure comes from).
+    overrides : sequence of str
+        Hydra overrides.
+
+    Returns
+    -------
+    (cfg, hydra_node) : tuple of DictConfig
+        Not validated.
+
+    Raises
+    ------
+    ConfigError
+        For ``_target_`` wherever it would come from (an override, a config file), and for
+        Hydra's failures, in one line.
     """
     refuse_target_overrides(overrides)
     try:
@@ -355,250 +378,3 @@ def _target_error(key: str, exc: BaseException, cause: BaseException, config_dir
     inner = _file_target(path) if path is not None else None
     value = inner[1] if inner is not None else getattr(cause, "value", None) or "?"
     return ConfigError(key, value, f"{NO_INSTANTIATION}; remove {TARGET_KEY} from {path or 'the config'}")
-
-
-EXPORT_MODULES = {"excel": "openpyxl", "deck": "pptx"}
-
-
-def check_extras(plain: dict) -> None:
-    """Fail before simulating when an export is asked for but its extra is missing."""
-    for option, module in EXPORT_MODULES.items():
-        if plain["output"][option] and importlib.util.find_spec(module) is None:
-            raise ConfigError(f"output.{option}", True, f'needs the exports extra: pip install "lora-tco[exports]" (no module {module})')
-
-
-# --- the command line -----------------------------------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True)
-class CommandLine:
-    """A ``lora-tco`` command line after :func:`check_command_line`.
-
-    Attributes
-    ----------
-    args : list of str
-        The arguments to hand to Hydra (``key={dist: ...}`` overrides in compact form).
-    overrides : list of str or None
-        The config overrides of a single run that were checked, or ``None`` when Hydra
-        runs the command itself (multirun sweeps, ``--cfg``, ``--help`` and other flags).
-    plain : dict or None
-        The validated plain config of a single run (``None`` when not checked).
-    multirun : bool
-        Whether the command is a multirun sweep (``-m`` / ``--multirun``); every job of
-        it was checked unless another flag hands the command to Hydra.
-    """
-
-    args: list[str]
-    overrides: list[str] | None
-    plain: dict[str, Any] | None
-    multirun: bool = False
-
-
-# Hydra's own flags that change what a command line does: read here and by sim.apps.jobs (one table).
-CONFIG_DIR_FLAGS = ("--config-dir", "-cd")
-MULTIRUN_FLAGS = ("--multirun", "-m")
-
-
-def _overrides_to_check(args: list[str]) -> tuple[list[str] | None, bool]:
-    """The overrides to validate before Hydra starts (``None`` when another flag, such as
-    ``--cfg`` or ``--help``, hands the command to Hydra), and whether it is a multirun.
-
-    ``--config-dir DIR`` becomes a search-path entry, as Hydra treats it; a ``DIR``
-    that is not a folder is refused here, whatever the other flags.
-    """
-    overrides: list[str] = []
-    searchpath: str | None = None
-    multirun = handed_over = False
-    i = 0
-    while i < len(args):
-        arg = args[i]
-        flag, sep, given = arg.partition("=")
-        if flag in CONFIG_DIR_FLAGS and (sep or i + 1 < len(args)):
-            folder = given if sep else args[i + 1]
-            if not Path(folder).expanduser().is_dir():
-                raise ConfigError(flag, folder, "not a folder")
-            searchpath = f"hydra.searchpath=[file://{Path(folder).expanduser().resolve()}]"  # the last one wins, as in argparse
-            i += 1 if sep else 2
-            continue
-        if arg in MULTIRUN_FLAGS:
-            multirun = True
-        elif arg.startswith("-"):
-            handed_over = True
-        elif not arg.startswith("hydra.") or arg.startswith("hydra.searchpath="):
-            overrides.append(arg)
-        i += 1
-    if searchpath is not None:
-        overrides.insert(0, searchpath)
-    return (None if handed_over else overrides), multirun
-
-
-def check_command_line(args: Sequence[str]) -> CommandLine:
-    """Check a ``lora-tco`` command line before Hydra starts.
-
-    A single run is composed and validated; a multirun sweep has every job checked
-    (:func:`check_sweep`), so a bad value refuses the whole sweep before anything is
-    written.
-
-    Parameters
-    ----------
-    args : sequence of str
-        The command-line arguments (without the program name).
-
-    Returns
-    -------
-    CommandLine
-        What to hand to Hydra, and what was checked.
-
-    Raises
-    ------
-    ConfigError
-        With a one-line message naming the field or file, the value and what is allowed.
-    """
-    # Token by token, so flags and their values (``--cfg job``) stay where they are.
-    args = [a if a.startswith("-") else normalize_overrides([a])[0] for a in args]
-    refuse_target_overrides([a for a in args if not a.startswith("-")])  # Hydra's own nodes too: it instantiates a launcher
-    overrides, multirun = _overrides_to_check(args)
-    if overrides is None:
-        return CommandLine(args, None, None, multirun)
-    if multirun:
-        check_sweep(overrides)
-        return CommandLine(args, None, None, True)
-    plain = validate(load_config(overrides))
-    check_extras(plain)
-    return CommandLine(args, overrides, plain)
-
-
-# --- multirun sweeps ------------------------------------------------------------------------
-
-
-def _parse(parser: OverridesParser, overrides: Sequence[str], directory: Path) -> list[Override]:
-    try:
-        return parser.parse_overrides(list(overrides))
-    except HydraException as exc:
-        raise friendly_error(exc, directory, overrides) from None
-
-
-def _sweep_axes(overrides: Sequence[Override]) -> tuple[list[list[str]], list[bool]]:
-    """The job overrides per key, in Hydra's basic-sweeper order: jobs are the cartesian
-    product of the axes (``BasicSweeper.split_arguments``: a later override of a key
-    replaces an earlier one in its place). Also which axes come from a sweep."""
-    axes: dict[str, tuple[list[str], bool]] = {}
-    for override in overrides:
-        key = override.get_key_element()
-        if override.is_sweep_override():
-            if not override.is_discrete_sweep():
-                raise ConfigError(
-                    key, override.input_line.split("=", 1)[1], "the basic sweeper takes a list of values (a,b,c) or range(start,stop,step)"
-                )
-            axes[key] = ([f"{key}={v}" for v in override.sweep_string_iterator()], True)
-        else:
-            axes[key] = ([f"{key}={override.get_value_element_as_str()}"], False)
-    return [values for values, _ in axes.values()], [swept for _, swept in axes.values()]
-
-
-def _jobs_to_check(sizes: Sequence[int]) -> list[int]:
-    """Job numbers to check: all of them, or past :data:`SWEEP_CHECK_LIMIT` each value of
-    each swept key with the other keys at their first value."""
-    total = math.prod(sizes)
-    if total <= SWEEP_CHECK_LIMIT:
-        return list(range(total))
-    strides = [math.prod(sizes[p + 1 :]) for p in range(len(sizes))]
-    return sorted({j * strides[p] for p, size in enumerate(sizes) for j in range(size)})
-
-
-def _job(axes: Sequence[Sequence[str]], number: int) -> list[str]:
-    """The overrides of job ``number`` of the product of ``axes`` (the last axis varies fastest)."""
-    picked = []
-    for values in reversed(axes):
-        number, index = divmod(number, len(values))
-        picked.append(values[index])
-    return picked[::-1]
-
-
-def check_sweep(overrides: Sequence[str], config_dir: str | Path | None = None) -> int:
-    """Check every job of a multirun sweep before Hydra starts any.
-
-    The jobs are those Hydra's basic sweeper will launch: the product of the swept
-    overrides of the command line and the experiment's ``hydra.sweeper.params``. Each
-    is composed and validated like a single run (up to :data:`SWEEP_CHECK_LIMIT` jobs;
-    beyond, each value of each swept key with the others at their first value).
-
-    Parameters
-    ----------
-    overrides : sequence of str
-        The overrides of the command line (``--config-dir`` as a ``hydra.searchpath`` override).
-    config_dir : path, optional
-        A config folder to use instead of the packaged ``configs/``.
-
-    Returns
-    -------
-    int
-        The number of jobs the sweep will launch (0 when another sweeper than the
-        basic one chooses them: then only the swept keys' configured values are checked).
-
-    Raises
-    ------
-    ConfigError
-        For the first bad job, naming the field, the value, and the job
-        (``... (sweep job 1 of 3: scenario.adapters=abc)``).
-    """
-    register_configs()
-    directory = _config_folder(config_dir)
-    overrides = normalize_overrides(overrides)
-    refuse_target_overrides(overrides)
-    with _initialized(directory) as loader:
-        parser = OverridesParser.create(config_loader=loader)
-        given = _parse(parser, overrides, directory)
-        groups: dict[str, bool] = {}
-
-        def at_compose(override: Override) -> bool:
-            """Hydra overrides and config-group choices shape the composition; the rest are values set on it."""
-            key = override.key_or_group
-            if override.is_hydra_override() or override.package is not None:
-                return True
-            if key not in groups:
-                groups[key] = bool(group_options(key, directory, overrides))
-            return groups[key]
-
-        fixed = [o.input_line for o in given if not o.is_sweep_override() and at_compose(o)]
-        master, hydra_node = _compose(loader, directory, fixed)
-        bases = {tuple(fixed): master}
-        if OmegaConf.select(hydra_node, "sweeper._target_") != _BASIC_SWEEPER:
-            _check_job(loader, directory, bases, [o for o in given if not o.is_sweep_override()], at_compose)
-            return 0
-        params = OmegaConf.to_container(hydra_node.sweeper.params, resolve=False) if hydra_node.sweeper.get("params") else {}
-        items = normalize_overrides([f"{k}={v}" for k, v in (params or {}).items()] + list(overrides))
-        axes, swept = _sweep_axes(_parse(parser, items, directory))
-        total = math.prod(len(values) for values in axes)
-        for number in _jobs_to_check([len(values) for values in axes]):
-            job = _job(axes, number)
-            label = " ".join(text for text, is_swept in zip(job, swept, strict=True) if is_swept)
-            try:
-                _check_job(loader, directory, bases, _parse(parser, job, directory), at_compose)
-            except ConfigError as error:
-                raise error.in_context(f"sweep job {number} of {total}" + (f": {label}" if label else "")) from None
-    return total
-
-
-def _check_job(
-    loader: ConfigLoader, directory: Path, bases: dict[tuple[str, ...], DictConfig], job: Sequence[Override], at_compose: Any
-) -> dict[str, Any]:
-    """Compose (once per distinct set of group choices) and validate one job; its plain config.
-
-    Value overrides are applied to a copy of the composed config with Hydra's own
-    override semantics, as Hydra applies them after composing the defaults list.
-    """
-    shape = tuple(o.input_line for o in job if at_compose(o))
-    if shape not in bases:
-        bases[shape] = _compose(loader, directory, shape)[0]
-    values = [o for o in job if not at_compose(o)]
-    lines = [o.input_line for o in values]
-    refuse_target_overrides(lines)
-    cfg = copy.deepcopy(bases[shape])
-    try:
-        ConfigLoaderImpl._apply_overrides_to_config(values, cfg)
-    except COMPOSE_ERRORS as exc:
-        raise friendly_error(exc, directory, lines) from None
-    plain = validate(cfg)
-    check_extras(plain)
-    return plain

@@ -9,12 +9,12 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from models.errors import ConfigError
 from sim.analysis.article_table import DEFAULT_MODELS, article_table, explain, format_table, write_csv_atomic
+from sim.apps.errors import BAD_INPUT, fail
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -37,8 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.replications, args.horizon_years, args.seed, args.engine, models, args.ci, args.bootstrap_samples, overrides=args.overrides
         )
     except ConfigError as exc:
-        print(f"article_table: error: {exc}", file=sys.stderr)
-        return 2
+        return fail("article_table", str(exc), BAD_INPUT)
     print(format_table(table, models[0]))
     print()
     print("Why the simulated index differs from the article's (computed from this run):")
